@@ -1,9 +1,12 @@
 """Generation with Hugging Face transformers, on CPU or CUDA.
 
-Requests are sorted by prompt length and batched (less padding), left-padded, and sampled
-with ``model.generate``; stop strings end a completion and are cut from its text (OpenAI
-semantics). bf16 on CUDA, fp32 on CPU. A hub id is loaded only when the hub is reachable;
-with ``HF_HUB_OFFLINE=1`` only local paths and the cache work.
+On CPU, models the continuous-batching engine supports (``engine.py``: Llama, Qwen2, Qwen3;
+the embedded model is a Llama) decode ``batch_size`` sequences at a time, each refilled as
+soon as it ends and sampled with its own seed. Otherwise requests are sorted by prompt length,
+batched (less padding), left-padded and sampled with ``model.generate``, one seed per batch.
+Stop strings end a completion and are cut from its text (OpenAI semantics). bf16 on CUDA,
+fp32 on CPU. A hub id is loaded only when the hub is reachable; with ``HF_HUB_OFFLINE=1``
+only local paths and the cache work.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ __all__ = ["TransformersBackend"]
 
 class TransformersBackend:
     def __init__(self, model: str, *, batch_size: int = 32, device: str | None = None, dtype: str | None = None,
-                 threads: int | None = None, name: str | None = None, revision: str | None = None) -> None:
+                 threads: int | None = None, name: str | None = None, revision: str | None = None,
+                 continuous_batching: bool | None = None) -> None:
+        """``continuous_batching``: None uses the engine on CPU when it supports the model."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from skyt1.backends.engine import Engine, unsupported_reason
 
         if threads:
             torch.set_num_threads(threads)
@@ -40,6 +47,13 @@ class TransformersBackend:
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else []) | {self.tokenizer.eos_token_id}
         self.batch_size = batch_size
         self.model = name or model  # the label recorded in each sample
+        reason = unsupported_reason(self.lm.config)
+        if continuous_batching and reason:
+            raise ValueError(f"continuous_batching: {model} cannot use the engine: it does not support {reason}")
+        if continuous_batching is None:
+            continuous_batching = self.device == "cpu" and reason is None
+        self.engine = Engine(self.lm, self.eos_ids, slots=batch_size, pad_id=self.tokenizer.pad_token_id) \
+            if continuous_batching else None
 
     def prompt_text(self, req: Request) -> str:
         text = self.tokenizer.apply_chat_template(req.messages, add_generation_prompt=True, tokenize=False)
@@ -50,6 +64,9 @@ class TransformersBackend:
 
         reqs = list(requests)
         texts = [self.prompt_text(r) for r in reqs]
+        if self.engine is not None:
+            yield from self._generate_continuous(reqs, texts, params)
+            return
         lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
         order = sorted(range(len(reqs)), key=lambda i: lengths[i])
         for start in range(0, len(order), self.batch_size):
@@ -74,8 +91,27 @@ class TransformersBackend:
             for row, i in zip(new, idx):
                 yield reqs[i], self._completion(row, lengths[i], params, seconds)
 
-    def _completion(self, ids: list[int], prompt_tokens: int, params: SamplingParams, seconds: float) -> Completion:
-        """Cut at the first end-of-turn id; "length" only when max_tokens was really reached."""
+    def _generate_continuous(self, reqs: list[Request], texts: list[str], params: SamplingParams):
+        prompts = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+        stopped = None
+        if params.stop:
+            # A stop string of k characters spans at most k tokens (plus a few partial bytes).
+            tail, stops = max(map(len, params.stop)) + 4, params.stop
+
+            def stopped(ids: list[int]) -> bool:
+                text = self.tokenizer.decode(ids[-tail:], skip_special_tokens=True)
+                return any(s in text for s in stops)
+
+        seeds = [params.seed * 1_000_003 + r.seed for r in reqs]
+        for i, ids, at_limit, seconds in self.engine.run(prompts, seeds, max_tokens=params.max_tokens,
+                                                         temperature=params.temperature, top_p=params.top_p,
+                                                         stopped=stopped):
+            yield reqs[i], self._completion(ids, len(prompts[i]), params, seconds, at_limit=at_limit)
+
+    def _completion(self, ids: list[int], prompt_tokens: int, params: SamplingParams, seconds: float,
+                    at_limit: bool | None = None) -> Completion:
+        """Cut at the first end-of-turn id; "length" only when the token limit was really reached
+        (``at_limit`` says so when the limit was the model's context rather than max_tokens)."""
         end = next((j for j, t in enumerate(ids) if t in self.eos_ids), None)
         if end is not None:
             text_ids, used, finish = ids[:end], end + 1, "stop"
@@ -84,7 +120,8 @@ class TransformersBackend:
             while ids and ids[-1] == pad:  # only when pad is not an end-of-turn id (checked above)
                 ids = ids[:-1]
             text_ids, used = ids, len(ids)
-            finish = "length" if used >= params.max_tokens else "stop"  # a stop string ended it early
+            reached = used >= params.max_tokens if at_limit is None else at_limit
+            finish = "length" if reached else "stop"  # a stop string ended it early
         text = self.tokenizer.decode(text_ids, skip_special_tokens=True)
         for s in params.stop:
             cut = text.find(s)
