@@ -130,23 +130,35 @@ def score(
     """
 
     def go():
+        from skyt1.progress import progress
+        from skyt1.records import Journal, file_sha256
         from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts
 
         rows, _ = resolve_rows(inp, task)
         dest = out or inp.with_name(inp.name.removesuffix(".jsonl") + ".scored.jsonl")
-        results: list[dict | None] = [None] * len(rows)
-        from skyt1.progress import progress
-
-        with progress(f"score {len(rows)}", len(rows), unit="verdicts") as bar:
-            for i, v in verdicts(rows, workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code):
-                results[i] = {**{k2: v2 for k2, v2 in rows[i].items() if k2 != "_kind"}, **v}
+        # Verdicts go to a journal as they come: a rerun after a crash scores only the rest.
+        journal = Journal(dest.with_name(f".{dest.name}.journal"),
+                          {"input": file_sha256(inp), "task": task, "timeout": timeout, "code_timeout": code_timeout,
+                           "unsafe_code": unsafe_code})
+        done = journal.load()
+        if done:
+            typer.echo(f"resuming: {len(done)} of {len(rows)} rows already scored ({journal.path})", err=True)
+        todo = [i for i in range(len(rows)) if i not in done]
+        with progress(f"score {len(rows)}", len(rows), unit="verdicts") as bar, journal.writer() as write:
+            bar.advance(len(done))
+            for j, v in verdicts([rows[i] for i in todo], workers=workers, timeout=timeout,
+                                 code_timeout=code_timeout, unsafe_code=unsafe_code):
+                done[todo[j]] = v
+                write({"_at": todo[j], **v})
                 bar.advance(1)
+        results = [{**{k2: v2 for k2, v2 in row.items() if k2 != "_kind"}, **done[i]} for i, row in enumerate(rows)]
         # Written whole, then renamed: a partial output never looks complete.
         tmp = dest.with_name(f".{dest.name}.partial")
         with tmp.open("w", encoding="utf-8") as fh:
             for row in results:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         os.replace(tmp, dest)
+        journal.path.unlink()
         keyed = [dict(r, problem_id=row_key(r, i)[0]) for i, r in enumerate(results)]
         summary = summarize_verdicts(keyed, ks=[int(x) for x in k.split(",")])
         typer.echo(f"wrote {dest}", err=True)

@@ -32,6 +32,7 @@ __all__ = [
     "RecordError",
     "StageAlreadyDone",
     "Stage",
+    "Journal",
     "read_jsonl",
     "write_json_atomic",
     "file_sha256",
@@ -283,3 +284,34 @@ class _Writer:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
+
+
+class Journal:
+    """Results of a long job kept as they come, so a rerun does only what is missing.
+
+    A JSONL file whose first line records what produced it (``ident``: the input's hash and
+    the options); each later line is one result with its position under ``"_at"``. ``load``
+    drops a torn last line, and starts over (deleting the file) when ``ident`` differs, so
+    results made from other input or options are never mixed in. Delete it once the job's
+    real output is written.
+    """
+
+    def __init__(self, path: str | Path, ident: dict) -> None:
+        self.path, self.ident = Path(path), json.loads(json.dumps(ident, default=str))
+
+    def load(self) -> dict[int, dict]:
+        _repair_tail(self.path)
+        if not self.path.exists():
+            return {}
+        rows = list(read_jsonl(self.path))
+        if not rows or rows[0].get("_journal") != self.ident:
+            self.path.unlink()
+            return {}
+        return {row.pop("_at"): row for row in rows[1:]}
+
+    def writer(self) -> _Writer:
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        w = _Writer(self.path).__enter__()
+        if new:
+            w({"_journal": self.ident})
+        return w
