@@ -186,28 +186,32 @@ class PreferenceConfig(TrainConfig):
         return self
 
 
+class BudgetForcing(_Strict):
+    """``evaluate.budget_forcing``: s1 budget forcing (arXiv:2501.19393, sec. 3.1), one
+    evaluation per thinking budget."""
+
+    max_thinking_tokens: list[int] = Field(default_factory=lambda: [256, 512, 1024], min_length=1,
+                                           description="thinking budgets (>= 1), one point each")
+    wait_times: int = Field(0, ge=0, description="times to suppress an early end of thinking and append `wait`")
+    end_think: str = Field("</think>", description="end-of-thinking delimiter (Sky-T1: <|end_of_thought|>)")
+    think_start: str = Field("", description="text the thinking starts with, if the chat template lacks it")
+    wait: str = Field("Wait", description="appended when the model tries to stop thinking early")
+    answer_prefix: str = Field("\nFinal Answer:", description="appended after the delimiter to force the answer")
+    prefix_on: Literal["always", "forced"] = Field("always", description="'forced': only when the budget ran out (s1)")
+    answer_max_tokens: int | None = Field(None, ge=1, description="answer token limit (None: sampling.max_tokens)")
+
+
+class SelfConsistency(_Strict):
+    """``evaluate.self_consistency``: majority voting over n samples (Wang et al. 2022), maj@n
+    for each n from one generation run."""
+
+    n: list[int] = Field(default_factory=lambda: [1, 2, 4, 8], min_length=1, description="vote sizes (>= 1), one point each")
+    temperature: float = Field(0.7, ge=0, description="sampling temperature of the votes")
+
+
 class EvaluateConfig(_Strict):
     """Benchmarks for the models under evaluation, and optional test-time scaling sweeps
     (``skyt1.scaling``): each sweep adds points to an accuracy-against-tokens chart."""
-
-    class BudgetForcing(_Strict):
-        """s1 budget forcing (arXiv:2501.19393, sec. 3.1): one evaluation per thinking budget."""
-
-        max_thinking_tokens: list[int] = Field(default_factory=lambda: [256, 512, 1024], min_length=1,
-                                               description="thinking budgets (>= 1), one point each")
-        wait_times: int = Field(0, ge=0, description="times to suppress an early end of thinking and append `wait`")
-        end_think: str = Field("</think>", description="end-of-thinking delimiter (Sky-T1: <|end_of_thought|>)")
-        think_start: str = Field("", description="text the thinking starts with, if the chat template lacks it")
-        wait: str = Field("Wait", description="appended when the model tries to stop thinking early")
-        answer_prefix: str = Field("\nFinal Answer:", description="appended after the delimiter to force the answer")
-        prefix_on: Literal["always", "forced"] = Field("always", description="'forced': only when the budget ran out (s1)")
-        answer_max_tokens: int | None = Field(None, ge=1, description="answer token limit (None: sampling.max_tokens)")
-
-    class SelfConsistency(_Strict):
-        """Majority voting over n samples (Wang et al. 2022): maj@n for each n, one generation run."""
-
-        n: list[int] = Field(default_factory=lambda: [1, 2, 4, 8], min_length=1, description="vote sizes (>= 1), one point each")
-        temperature: float = Field(0.7, ge=0, description="sampling temperature of the votes")
 
     tasks: list[str] = Field(default_factory=lambda: ["arithmetic"])
     split: str | None = Field("test", description="None: each task's default (last) split")

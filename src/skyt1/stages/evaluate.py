@@ -28,10 +28,12 @@ from importlib import metadata
 from pathlib import Path
 
 from skyt1.config import (
+    BudgetForcing,
     EvaluateConfig,
     ModelSpec,
     Sampling,
     ScoreConfig,
+    SelfConsistency,
     system_prompt_text,
 )
 from skyt1.records import Stage, StageAlreadyDone, write_json_atomic
@@ -174,7 +176,7 @@ class _TaskRun:
         write_json_atomic(base / "result.json", result)
         return result
 
-    def budget_sweep(self, bf: EvaluateConfig.BudgetForcing) -> list[dict]:
+    def budget_sweep(self, bf: BudgetForcing) -> list[dict]:
         points = []
         for budget in sorted(set(bf.max_thinking_tokens)):
             forcing = {**bf.model_dump(exclude={"max_thinking_tokens"}), "max_thinking_tokens": budget}
@@ -184,7 +186,7 @@ class _TaskRun:
                            "dir": where, "stages": result["stages"]})
         return points
 
-    def self_consistency(self, scc: EvaluateConfig.SelfConsistency, main: dict) -> list[dict]:
+    def self_consistency(self, scc: SelfConsistency, main: dict) -> list[dict]:
         s = self.cfg.sampling
         if s.n >= max(scc.n) and s.temperature == scc.temperature:
             where, result = ".", main
