@@ -96,6 +96,9 @@ class CurateConfig(_Strict):
     dedup: bool = True
     near_dedup_threshold: float | None = Field(0.8, description="MinHash Jaccard threshold; None disables near-dedup")
     decontaminate: list[str] = Field(default_factory=list, description="benchmarks as task or task:split")
+    decontaminate_min_overlap: float = Field(
+        0.0, ge=0, le=1, description="fraction of the shorter question's 8-grams that must be shared "
+        "(0: any shared 8-gram, the open-r1/s1 rule; 0.5 spares contest boilerplate)")
     name: str = Field("skyt1", description="dataset name in dataset_info.json and file names")
     system_prompt: str | None = Field(None, description="system prompt written into the SFT export")
     difficulty_rater: ModelSpec | None = Field(

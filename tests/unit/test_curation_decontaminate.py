@@ -100,3 +100,19 @@ def test_default_benchmarks_specs():
     assert len(b["gsm8k:test"]) == 1319
     with pytest.raises(KeyError):
         default_benchmarks(["no-such-task"])
+
+
+def test_min_overlap_spares_shared_boilerplate_but_not_a_copied_problem():
+    bench = {"aime": [{"id": "aime/1", "question": (
+        "A bag holds 4 red and 6 blue marbles. Two are drawn without replacement. The probability that both "
+        "are red is m/n, where m and n are relatively prime positive integers. Find m+n.")}]}
+    boilerplate = ("Let x be the least positive real with x^3 = 7x - 6 and x > 1. Then x can be written as "
+                   "m/n, where m and n are relatively prime positive integers. Find m+n.")
+    copied = "Two marbles are drawn. " + bench["aime"][0]["question"]
+    upstream, spared = Decontaminator(bench), Decontaminator(bench, min_overlap=0.5)
+    assert upstream.check(boilerplate)["method"] == "ngram"  # the open-r1/s1 rule flags it
+    assert spared.check(boilerplate) is None
+    hit = spared.check(copied)
+    assert hit["method"] == "ngram" and hit["benchmark_id"] == "aime/1" and hit["fraction"] == 1.0
+    with pytest.raises(ValueError, match="min_overlap"):
+        Decontaminator(bench, min_overlap=1.5)

@@ -2,11 +2,11 @@
 
 Contracts:
 
-- ``Decontaminator(benchmarks, ngram=8, fuzzy_threshold=0.75)``: ``benchmarks`` maps a
-  benchmark name to its problems (dicts with ``id`` and ``question``).
+- ``Decontaminator(benchmarks, ngram=8, fuzzy_threshold=0.75, min_overlap=0.0)``:
+  ``benchmarks`` maps a benchmark name to its problems (dicts with ``id`` and ``question``).
 - ``.check(question) -> None | {"benchmark", "benchmark_id", "method", "overlap"}``, with
   ``method`` one of ``"exact"``, ``"ngram"``, ``"fuzzy"``; ``overlap`` is the shared text
-  (exact, ngram) or the similarity score (fuzzy).
+  (exact, ngram) or the similarity score (fuzzy); an ``ngram`` hit adds ``fraction``.
 - ``decontaminate(items, decon, key="question") -> (kept, removed)``; removed items are copies
   with ``drop_reason="contaminated:<benchmark>"`` and ``contamination`` = the check dict.
 - ``default_benchmarks(["math500", "gsm8k:test", ...])``: the problems of skyt1 tasks, keyed
@@ -18,7 +18,11 @@ Checks, in order (the first hit is reported):
 2. ``ngram``: any shared word ``ngram``-gram (default 8) after open-r1's / s1's normalisation
    (lowercase, strip, collapse whitespace; ``scripts/decontaminate.py`` in huggingface/open-r1,
    ``data/decontaminate_util.py`` in simplescaling/s1), so every question they flag is flagged
-   here too. The benchmark question sharing the most n-grams is reported. A benchmark question
+   here too. The benchmark question sharing the most n-grams is reported. ``min_overlap`` > 0
+   (opt-in, not upstream) asks for more: the shared n-grams must be at least that fraction of
+   the shorter question's n-grams. Contest boilerplate shares a few 8-grams with many unrelated
+   problems ("where m and n are relatively prime positive integers. find m+n"); a copied
+   problem shares most of them. A benchmark question
    shorter than ``ngram`` words has no n-grams upstream; here it is compared whole: it matches
    when its normalised word sequence occurs contiguously in the question.
 3. ``fuzzy``: for questions and benchmark questions both at least ``ngram`` words long,
@@ -61,6 +65,7 @@ class Decontaminator:
         benchmarks: dict[str, list[dict]],
         ngram: int = 8,
         fuzzy_threshold: float = 0.75,
+        min_overlap: float = 0.0,
         *,
         lsh_threshold: float = 0.3,
         num_perm: int = 128,
@@ -68,7 +73,10 @@ class Decontaminator:
     ):
         from datasketch import MinHashLSH
 
-        self.ngram, self.fuzzy_threshold = ngram, fuzzy_threshold
+        if not 0.0 <= min_overlap <= 1.0:
+            raise ValueError(f"min_overlap must be within [0, 1], got {min_overlap}")
+        self.ngram, self.fuzzy_threshold, self.min_overlap = ngram, fuzzy_threshold, min_overlap
+        self._n_grams: list[int] = []  # distinct n-grams of each benchmark question
         self._mh_args = {"num_perm": num_perm, "ngram": 5, "unit": "char", "seed": seed}
         self.docs: list[tuple[str, str, str]] = []  # (benchmark, id, normalised question)
         self._exact: dict[str, int] = {}
@@ -83,6 +91,7 @@ class Decontaminator:
                 self.docs.append((bench, str(p.get("id", f"{bench}/{pos}")), normalize(q)))
                 self._exact.setdefault(self.docs[doc][2], doc)
                 grams = word_ngrams(upstream_normalize(q), ngram)
+                self._n_grams.append(len(set(grams)))
                 for g in dict.fromkeys(grams):
                     self._ngrams[g].append(doc)
                 if not grams:
@@ -103,13 +112,16 @@ class Decontaminator:
             return self._hit(self._exact[norm], "exact", norm)
         counts: dict[int, int] = defaultdict(int)
         first: dict[int, str] = {}
-        for g in dict.fromkeys(word_ngrams(upstream_normalize(question), self.ngram)):
+        grams = dict.fromkeys(word_ngrams(upstream_normalize(question), self.ngram))
+        for g in grams:
             for doc in self._ngrams.get(g, ()):
                 counts[doc] += 1
                 first.setdefault(doc, g)
         if counts:
             doc = min(counts, key=lambda d: (-counts[d], d))
-            return self._hit(doc, "ngram", first[doc])
+            fraction = counts[doc] / min(len(grams), self._n_grams[doc])
+            if fraction >= self.min_overlap:
+                return {**self._hit(doc, "ngram", first[doc]), "fraction": round(fraction, 4)}
         padded = f" {norm} "
         for doc in self._short:
             if f" {self.docs[doc][2]} " in padded:

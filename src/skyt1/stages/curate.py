@@ -130,7 +130,7 @@ def curate(rows: list[dict], stage: Stage, cfg: CurateConfig, *, prices: dict | 
             "duplicate_of": d["drop_reason"].split(":", 1)[1], "method": d["drop_reason"].split(":")[0],
             "similarity": d.get("drop_detail", 1.0)})
     if cfg.decontaminate:
-        decon = Decontaminator(default_benchmarks(cfg.decontaminate))
+        decon = Decontaminator(default_benchmarks(cfg.decontaminate), min_overlap=cfg.decontaminate_min_overlap)
         rows = run("decontaminate", lambda rs: _keep_problems(rs, *decontaminate(_problems(rs), decon)), rows)
         removed["contaminated"] = _listing(dropped_all, "decontaminate", lambda d: dict(d["contamination"]))
     difficulty = None
