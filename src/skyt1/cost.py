@@ -4,13 +4,23 @@ A ``Ledger`` counts wall seconds, CPU seconds (this process and its children, fr
 ``resource.getrusage``), GPU seconds (wall seconds x GPUs in use), and tokens in and out per
 API model. ``priced(prices)`` turns those into dollars with the recipe's ``prices`` table:
 $ per CPU-hour, $ per GPU-hour by GPU type, and $ per million input/output tokens by API model.
+
+A stage that resumes after a crash must not forget what the crashed attempts spent: with
+``start(carry=PATH)`` the ledger records its own wall and CPU seconds in PATH every 10 s (and
+at start and stop), and adds those of the earlier attempts found there; ``attempts`` counts
+them. Earlier attempts' GPU seconds are their wall seconds times this attempt's GPUs.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import resource
+import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 __all__ = ["Ledger", "price_ledger", "sum_ledgers"]
 
@@ -31,20 +41,53 @@ class Ledger:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     api_tokens: dict[str, dict[str, int]] = field(default_factory=dict)  # model -> {"in", "out"}
+    attempts: int = 1
     _t0: float = field(default=0.0, repr=False)
     _c0: float = field(default=0.0, repr=False)
+    _carry: Path | None = field(default=None, repr=False)
+    _earlier: dict = field(default_factory=dict, repr=False)
+    _carried_wall: float = field(default=0.0, repr=False)
+    _beating: threading.Event | None = field(default=None, repr=False)
 
-    def start(self) -> Ledger:
+    def start(self, carry: str | Path | None = None) -> Ledger:
         self._t0, self._c0 = time.time(), _cpu_seconds()
+        if carry is not None:
+            self._carry, self._id, self._since = Path(carry), uuid.uuid4().hex[:12], (self._t0, self._c0)
+            if self._carry.exists():
+                self._earlier = json.loads(self._carry.read_text(encoding="utf-8"))
+            self.attempts += len(self._earlier)
+            self._carried_wall = sum(a["wall_seconds"] for a in self._earlier.values())
+            self.wall_seconds += self._carried_wall
+            self.cpu_seconds += sum(a["cpu_seconds"] for a in self._earlier.values())
+            self._beat()
+            self._beating = threading.Event()
+            threading.Thread(target=self._heartbeat, args=(self._beating,), daemon=True).start()
         return self
 
     def stop(self, gpus: int = 0) -> Ledger:
+        if self._beating is not None:
+            self._beating.set()
+            self._beat()
+            self._beating = None
         wall = time.time() - self._t0
         self.wall_seconds += wall
         self.cpu_seconds += _cpu_seconds() - self._c0
-        self.gpu_seconds += wall * gpus
+        self.gpu_seconds += (wall + self._carried_wall) * gpus
+        self._carried_wall = 0.0
         self._t0, self._c0 = time.time(), _cpu_seconds()
         return self
+
+    def _heartbeat(self, done: threading.Event) -> None:
+        while not done.wait(10.0):
+            self._beat()
+
+    def _beat(self) -> None:
+        """Write this attempt's spend so far next to the earlier ones' (atomically)."""
+        t0, c0 = self._since
+        own = {"wall_seconds": round(time.time() - t0, 3), "cpu_seconds": round(_cpu_seconds() - c0, 3)}
+        tmp = self._carry.with_name(f".{self._carry.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**self._earlier, self._id: own}), encoding="utf-8")
+        os.replace(tmp, self._carry)
 
     def tokens(self, prompt: int, completion: int, api_model: str | None = None) -> None:
         self.prompt_tokens += prompt

@@ -171,6 +171,7 @@ class Stage:
         self.records_path = self.dir / "records.jsonl"
         self.summary_path = self.dir / "summary.json"
         self.manifest_path = self.dir / "manifest.json"
+        self.spent_path = self.dir / "spent.json"  # what unfinished attempts spent (cost.Ledger)
         self.started = time.time()
         self._input_hashes: dict[str, str] | None = None
 
@@ -221,7 +222,7 @@ class Stage:
         write_json_atomic(partial, {"stage": self.name, "config_hash": self.hash, "config": self.config})
 
     def reset(self) -> None:
-        for p in (self.manifest_path, self.summary_path, self.records_path, self.dir / "config.json"):
+        for p in (self.manifest_path, self.summary_path, self.records_path, self.spent_path, self.dir / "config.json"):
             p.unlink(missing_ok=True)
 
     def records(self) -> list[dict]:
@@ -255,6 +256,7 @@ class Stage:
             "cost": ledger or {},
         }
         write_json_atomic(self.manifest_path, manifest)
+        self.spent_path.unlink(missing_ok=True)  # now in the manifest's cost
         return manifest
 
 

@@ -34,6 +34,8 @@ def test_kill_9_then_resume(tmp_path, embedded_path):
     partial = records.read_text().count("\n")
     assert 4 <= partial < 18
     assert not (out / "manifest.json").exists()  # an unfinished stage never looks finished
+    killed = json.loads((out / "spent.json").read_text())  # the killed attempt's spend, kept
+    assert len(killed) == 1
 
     res = subprocess.run(_cmd(out), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
@@ -42,6 +44,9 @@ def test_kill_9_then_resume(tmp_path, embedded_path):
     assert len(rows) == 18 and len(set(keys)) == 18
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["generated_now"] == 18 - partial and (out / "manifest.json").exists()
+    cost = json.loads((out / "manifest.json").read_text())["cost"]
+    assert cost["attempts"] == 2 and cost["wall_seconds"] >= next(iter(killed.values()))["wall_seconds"]
+    assert cost["completion_tokens"] == sum(r["usage"]["completion_tokens"] for r in rows)  # each sample once
 
     again = subprocess.run(_cmd(out), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "nothing to do" in again.stdout

@@ -198,7 +198,8 @@ def _stages_and_cost(run: Path, prices: dict | None) -> list[str]:
     total = sum_ledgers([c for _, c in ledgers])
     md += ["", "## Cost", "", "| stage | wall s | CPU s | GPU s | tokens in | tokens out | $ |", "|---|---|---|---|---|---|---|"]
     for path, c in ledgers:
-        md.append(f"| {path} | {c['wall_seconds']:.1f} | {c['cpu_seconds']:.1f} | {c['gpu_seconds']:.1f} | "
+        tries = f" ({c['attempts']} attempts)" if c.get("attempts", 1) > 1 else ""  # a crash and its resume
+        md.append(f"| {path}{tries} | {c['wall_seconds']:.1f} | {c['cpu_seconds']:.1f} | {c['gpu_seconds']:.1f} | "
                   f"{c['prompt_tokens']} | {c['completion_tokens']} | {c['usd']['total']:.4f} |")
     md.append(f"| **total** | {total['wall_seconds']:.1f} | {total['cpu_seconds']:.1f} | {total['gpu_seconds']:.1f} | "
               f"{total['prompt_tokens']} | {total['completion_tokens']} | **{total['usd']['total']:.4f}** |")

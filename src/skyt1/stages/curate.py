@@ -99,7 +99,7 @@ def _validate(cfg: CurateConfig) -> None:
 
 def curate(rows: list[dict], stage: Stage, cfg: CurateConfig, *, prices: dict | None = None) -> dict:
     _validate(cfg)
-    ledger = Ledger(stage="curate").start()
+    ledger = Ledger(stage="curate").start(carry=stage.spent_path)
     stage.dir.mkdir(parents=True, exist_ok=True)
     stage.records_path.unlink(missing_ok=True)  # deterministic: an interrupted run starts over
     steps: list[dict] = []

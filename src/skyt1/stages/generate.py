@@ -52,7 +52,7 @@ def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, tea
     ``prompts`` maps problem id to the user message. ``backend`` may be passed in to reuse a
     loaded model; otherwise one is made from ``teacher``.
     """
-    ledger = Ledger(stage="generate").start()
+    ledger = Ledger(stage="generate").start(carry=stage.spent_path)
     done = stage.done_keys(lambda r: (r["problem_id"], r["index"]))
     system = system_prompt_text(teacher.system_prompt)
     todo = [

@@ -149,7 +149,8 @@ def train_preference(pairs_path: Path, stage: Stage, cfg: PreferenceConfig, *, t
                      prices: dict | None = None) -> dict:
     """SimPO from ``cfg.base``, resuming from the stage's last complete checkpoint; save
     ``<stage>/model``; finish the stage (main process). Returns the summary."""
-    ledger = Ledger(stage="preference").start()
+    # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
+    ledger = Ledger(stage="preference").start(carry=stage.spent_path if os.environ.get("RANK", "0") == "0" else None)
     trainer = build_preference_trainer(cfg, pairs_path, stage.dir, threads=threads)
     checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
     start_epoch = checkpoint_epoch(checkpoint)

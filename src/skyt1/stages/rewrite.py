@@ -68,7 +68,7 @@ def _key(r: dict) -> tuple:
 
 def rewrite(rows: list[dict], stage: Stage, cfg: RewriteConfig, *, backend=None, threads: int = 1,
             prices: dict | None = None) -> dict:
-    ledger = Ledger(stage="rewrite").start()
+    ledger = Ledger(stage="rewrite").start(carry=stage.spent_path)
     done = stage.done_keys(_key)
     todo = [r for r in rows if _key(r) not in done]
     with stage.writer() as write:

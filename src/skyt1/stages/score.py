@@ -91,7 +91,7 @@ def _n_tests(tests: dict | list) -> int:
 def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
           ks: Iterable[int] = (1,), unsafe_code: bool = False, prices: dict | None = None) -> dict:
     """Score ``rows`` into ``stage`` (resumable by row key) and finish it with a summary."""
-    ledger = Ledger(stage="score").start()
+    ledger = Ledger(stage="score").start(carry=stage.spent_path)
     done = stage.done_keys(lambda r: tuple(r["_key"]))
     pending = [(row_key(r, i), r) for i, r in enumerate(rows)]
     pending = [(k, r) for k, r in pending if k not in done]

@@ -165,7 +165,8 @@ def train(data_path: Path, stage: Stage, cfg: TrainConfig, *, threads: int = 1, 
     Run on every rank under ``accelerate launch``; only the main process writes the summary and
     manifest. Returns the summary (every rank).
     """
-    ledger = Ledger(stage="train").start()
+    # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
+    ledger = Ledger(stage="train").start(carry=stage.spent_path if os.environ.get("RANK", "0") == "0" else None)
     trainer = build_trainer(cfg, data_path, stage.dir, threads=threads)
     checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
     start_epoch = checkpoint_epoch(checkpoint)  # read now: checkpoint rotation may delete it
