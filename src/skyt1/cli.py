@@ -123,6 +123,8 @@ def score(
     code_timeout: float = typer.Option(6.0, help="per-test limit for code, seconds"),
     k: str = typer.Option("1", help="comma-separated k for pass@k"),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="run code WITHOUT the bubblewrap sandbox (trusted code only)"),
+    ray: Optional[str] = typer.Option(None, help="score on Ray: 'local' (a cluster started here), 'auto' or ray://host:port; "
+                                                 "each task runs --workers verifier processes"),
 ) -> None:
     """Score any JSONL of responses; each row gains `correct`, `extracted`, `reason`; the last line is a JSON summary.
 
@@ -132,7 +134,8 @@ def score(
     def go():
         from skyt1.progress import progress
         from skyt1.records import Journal, file_sha256
-        from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts
+        from skyt1.config import RayScoring
+        from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts, verdicts_on_ray
 
         rows, _ = resolve_rows(inp, task)
         dest = out or inp.with_name(inp.name.removesuffix(".jsonl") + ".scored.jsonl")
@@ -144,10 +147,16 @@ def score(
         if done:
             typer.echo(f"resuming: {len(done)} of {len(rows)} rows already scored ({journal.path})", err=True)
         todo = [i for i in range(len(rows)) if i not in done]
+        if ray is None:
+            judged = verdicts([rows[i] for i in todo], workers=workers, timeout=timeout, code_timeout=code_timeout,
+                              unsafe_code=unsafe_code)
+        else:
+            cluster = RayScoring(address=None if ray == "local" else ray, workers_per_shard=max(workers, 1))
+            judged = verdicts_on_ray([rows[i] for i in todo], cluster, timeout=timeout, code_timeout=code_timeout,
+                                     unsafe_code=unsafe_code)
         with progress(f"score {len(rows)}", len(rows), unit="verdicts") as bar, journal.writer() as write:
             bar.advance(len(done))
-            for j, v in verdicts([rows[i] for i in todo], workers=workers, timeout=timeout,
-                                 code_timeout=code_timeout, unsafe_code=unsafe_code):
+            for j, v in judged:
                 done[todo[j]] = v
                 write({"_at": todo[j], **v})
                 bar.advance(1)

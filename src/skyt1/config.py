@@ -64,11 +64,23 @@ class GenerateConfig(_Strict):
     sampling: Sampling = Field(default_factory=Sampling)
 
 
+class RayScoring(_Strict):
+    """Scoring on a Ray cluster: shards of rows run as Ray tasks, each with its own verifier
+    processes (and, for code, the bubblewrap sandbox, which every node then needs)."""
+
+    address: str | None = Field(None, description="None: a local cluster (or $RAY_ADDRESS); 'auto'; 'ray://host:10001'")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster started here (None: all)")
+    shard_size: int = Field(64, ge=1, description="rows per Ray task")
+    workers_per_shard: int = Field(1, ge=1, description="verifier processes in each task (its CPU request)")
+    runtime_env: dict[str, Any] | None = Field(None, description="Ray runtime environment of the tasks")
+
+
 class ScoreConfig(_Strict):
     workers: int = Field(2, ge=0, description="verifier processes (0: inline, no time limit)")
     timeout: float = Field(5.0, gt=0, description="hard wall-clock limit per math/choice answer, seconds")
     code_timeout: float = Field(6.0, gt=0, description="per-test time limit for code, seconds")
     ks: list[int] = Field(default_factory=lambda: [1], description="k values for pass@k")
+    ray: RayScoring | None = Field(None, description="score across a Ray cluster instead of local processes")
 
 
 class RewriteConfig(_Strict):

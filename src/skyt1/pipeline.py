@@ -59,11 +59,12 @@ def run_recipe(recipe: Recipe, *, force: bool = False, log=print) -> dict[str, P
     _run(gen, force, log, lambda: generate(problems, {p["id"]: task.render(p) for p in problems}, gen,
                                            teacher=g.teacher, sampling=g.sampling, threads=recipe.threads, prices=prices))
 
-    sc = Stage(dirs["score"], "score", {**recipe.score.model_dump(), "verifier": task.verifier},
+    # Where verdicts are computed (local processes or a Ray cluster) does not change them: not hashed.
+    sc = Stage(dirs["score"], "score", {**recipe.score.model_dump(exclude={"ray"}), "verifier": task.verifier},
                inputs=[gen.records_path])
     s = recipe.score
     _run(sc, force, log, lambda: score([dict(r, _kind=task.verifier) for r in gen.records()], sc, workers=s.workers,
-                                       timeout=s.timeout, code_timeout=s.code_timeout, ks=s.ks, prices=prices))
+                                       timeout=s.timeout, code_timeout=s.code_timeout, ks=s.ks, prices=prices, ray=s.ray))
 
     rw = Stage(dirs["rewrite"], "rewrite", recipe.rewrite.model_dump(), inputs=[sc.records_path])
     _run(rw, force, log, lambda: rewrite(sc.records(), rw, recipe.rewrite, threads=recipe.threads, prices=prices))

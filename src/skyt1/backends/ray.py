@@ -5,9 +5,8 @@
 ``spec.args`` holds the Ray settings below, and every other key is passed to the inner backend:
 
 - ``inner``: ``"embedded"`` (default) | ``"transformers"`` | ``"openai"`` | ``"vllm"``;
-- ``address``: ``None`` starts a local cluster (or joins ``$RAY_ADDRESS``), ``"auto"`` joins the
-  cluster this machine belongs to, ``"ray://host:10001"`` connects through Ray Client. Ray is
-  initialized only if it is not already (a caller's ``ray.init`` wins);
+- ``address``: as in ``skyt1.cluster.connect`` (``None``: a local cluster, or ``$RAY_ADDRESS``;
+  ``"auto"``; ``"ray://host:10001"``). Ray is initialized only if it is not already;
 - ``num_cpus``: CPUs of a local cluster started here (default: all);
 - ``num_workers``: workers (default: as many as the cluster's CPUs, or GPUs, allow);
 - ``num_cpus_per_worker`` (default 1; also the inner backend's torch threads),
@@ -30,7 +29,6 @@ The sample label (``model``) is the inner backend's.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,12 +37,12 @@ from typing import Any
 
 from skyt1.backends.base import Completion, Request, SamplingParams
 from skyt1.backends.vllm import chunks, sampling_kwargs
+from skyt1.cluster import RAY_MISSING, connect
 from skyt1.config import ModelSpec
 
 __all__ = ["RayBackend", "RayOptions", "ray_options", "inner_label", "vllm_rows", "vllm_processor_kwargs",
            "completion_from_ray_row", "RAY_MISSING"]
 
-RAY_MISSING = "Ray is not installed: pip install 'skyt1[ray]'"
 RAY_LLM_MISSING = ("Ray Data LLM is not available: pip install 'ray[data,llm]' 'skyt1[vllm]' "
                    "(the workers need vLLM and CUDA GPUs)")
 INNER = ("embedded", "transformers", "openai", "vllm")
@@ -95,12 +93,10 @@ def inner_label(inner: ModelSpec) -> str:
     return inner.model
 
 
-def _import_ray():
-    try:
-        import ray
-    except ImportError as e:
-        raise ImportError(f"{RAY_MISSING} ({e})") from e
-    return ray
+def _embedded_cache() -> None:
+    from skyt1.backends.embedded import embedded_model_path
+
+    embedded_model_path()
 
 
 class _ShardWorker:
@@ -126,31 +122,15 @@ class RayBackend:
         self.model = inner_label(self.inner)
         self.threads = max(1, int(self.opts.num_cpus_per_worker))  # a worker's own CPUs, not the driver's
         self._workers: list = []
-        self._started_ray = False
-        self._ray = _import_ray()
         self._actor_class = None
-        self._init_ray()
+        # Dequantize the embedded model once here, not once per worker: a local cluster shares the cache.
+        warm = _embedded_cache if self.inner.backend == "embedded" else None
+        self._ray, self._started_ray = connect(self.opts.address, self.opts.num_cpus, before_local_start=warm)
         if self.opts.num_gpus_per_worker is None:
             gpus = self._ray.cluster_resources().get("GPU", 0)
             self.opts.num_gpus_per_worker = 1 if gpus and self.inner.backend == "transformers" else 0
 
     # --- cluster -----------------------------------------------------------------------
-
-    def _init_ray(self) -> None:
-        ray = self._ray
-        if ray.is_initialized():
-            return
-        local = self.opts.address is None and not os.environ.get("RAY_ADDRESS")
-        kwargs: dict[str, Any] = {"address": self.opts.address, "include_dashboard": False, "log_to_driver": False}
-        if local:
-            kwargs["num_cpus"] = self.opts.num_cpus
-            if self.inner.backend == "embedded":
-                # Dequantize once here, not once per worker: a local cluster shares the cache.
-                from skyt1.backends.embedded import embedded_model_path
-
-                embedded_model_path()
-        ray.init(**kwargs)
-        self._started_ray = True
 
     def _num_workers(self, shards: int) -> int:
         if self.opts.num_workers is not None:

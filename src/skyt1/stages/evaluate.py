@@ -150,7 +150,7 @@ class _TaskRun:
         except StageAlreadyDone as e:
             self.log(f"[skip] {e}")
         grader = {"verifier": self.task.verifier, **grader_version()}
-        sc_cfg = {**self.score_cfg.model_dump(), "verifier": self.task.verifier, "grader": grader,
+        sc_cfg = {**self.score_cfg.model_dump(exclude={"ray"}), "verifier": self.task.verifier, "grader": grader,
                   "samples": gen.manifest()["outputs"]}
         sc = Stage(base / "score", "score", sc_cfg, inputs=[gen.records_path])
         force = self.rescore or _config_changed(sc)
@@ -163,7 +163,7 @@ class _TaskRun:
             s = self.score_cfg
             rows = [dict(r, _kind=self.task.verifier) for r in gen.records()]
             summary = score(rows, sc, workers=s.workers, timeout=s.timeout, code_timeout=s.code_timeout,
-                            ks=s.ks, prices=self.prices)
+                            ks=s.ks, prices=self.prices, ray=s.ray)
         except StageAlreadyDone as e:
             self.log(f"[skip] {e}")
             summary = json.loads(sc.summary_path.read_text(encoding="utf-8"))

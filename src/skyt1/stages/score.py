@@ -5,20 +5,27 @@ Rows come from ``generate`` or from anywhere else. With a *generic* kind (``math
 task (``math500``, ``arithmetic``, ...) rows carry the problem's ``id`` (or ``problem_id``) and
 the gold comes from the task. Each output row adds ``correct``, ``extracted`` and ``reason``.
 A response cut at ``max_tokens`` (``finish_reason == "length"``) is wrong, reason ``truncated``.
-Verification runs in worker processes with a hard time limit per answer.
+Verification runs in worker processes with a hard time limit per answer; with ``ray`` set
+(``config.RayScoring``), shards of rows run as Ray tasks across a cluster, each with its own
+worker processes, and their verdicts are written as each shard returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skyt1.cost import Ledger
 from skyt1.progress import progress
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.verifiers.dispatch import KINDS, gold_of, verify
 
-__all__ = ["resolve_rows", "verdicts", "score", "summarize_verdicts", "row_key"]
+if TYPE_CHECKING:
+    from skyt1.config import RayScoring
+
+__all__ = ["resolve_rows", "verdicts", "verdicts_on_ray", "score", "summarize_verdicts", "row_key"]
 
 
 def row_key(row: dict, position: int) -> tuple:
@@ -73,6 +80,36 @@ def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_t
                 yield items[j][0], verdict
 
 
+def verdicts_on_ray(rows: list[dict], cfg: RayScoring, *, timeout: float = 5.0, code_timeout: float = 6.0,
+                    unsafe_code: bool = False) -> Iterator[tuple[int, dict]]:
+    """``verdicts`` with shards of ``rows`` as Ray tasks; yields each shard's verdicts as it returns."""
+    from skyt1.cluster import connect
+
+    ray, started = connect(cfg.address, cfg.num_cpus)
+    task = ray.remote(_score_shard).options(num_cpus=cfg.workers_per_shard, runtime_env=cfg.runtime_env, max_retries=1)
+    pending = {}
+    try:
+        for start in range(0, len(rows), cfg.shard_size):
+            shard = rows[start : start + cfg.shard_size]
+            pending[task.remote(shard, cfg.workers_per_shard, timeout, code_timeout, unsafe_code)] = start
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            start = pending.pop(ref)
+            for pos, verdict in ray.get(ref):
+                yield start + pos, verdict
+    finally:
+        for ref in pending:  # the caller stopped early or a shard failed: drop queued work
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+        if started:
+            ray.shutdown()
+
+
+def _score_shard(rows: list[dict], workers: int, timeout: float, code_timeout: float,
+                 unsafe_code: bool) -> list[tuple[int, dict]]:
+    return list(verdicts(rows, workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code))
+
+
 def _warmup(kind: str):
     """Math workers parse a few answers first, so the first real answer is not charged the import."""
     if kind in ("math", "math_int", "number"):
@@ -89,7 +126,8 @@ def _n_tests(tests: dict | list) -> int:
 
 
 def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
-          ks: Iterable[int] = (1,), unsafe_code: bool = False, prices: dict | None = None) -> dict:
+          ks: Iterable[int] = (1,), unsafe_code: bool = False, prices: dict | None = None,
+          ray: RayScoring | None = None) -> dict:
     """Score ``rows`` into ``stage`` (resumable by row key) and finish it with a summary."""
     ledger = Ledger(stage="score").start(carry=stage.spent_path)
     done = stage.done_keys(lambda r: tuple(r["_key"]))
@@ -97,8 +135,9 @@ def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 
     pending = [(k, r) for k, r in pending if k not in done]
     with stage.writer() as write, progress(f"score {len(pending)} samples", len(pending), unit="verdicts") as bar:
         todo = [r for _, r in pending]
-        for pos, verdict in verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout,
-                                     unsafe_code=unsafe_code):
+        judged = verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code) \
+            if ray is None else verdicts_on_ray(todo, ray, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code)
+        for pos, verdict in judged:
             key, row = pending[pos]
             out = {k: v for k, v in row.items() if k != "_kind"}
             out.update(verdict, _key=list(key))
