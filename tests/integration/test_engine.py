@@ -101,3 +101,13 @@ def test_unsupported_models_are_named():
     assert "gpt2" in unsupported_reason(GPT2Config())
     assert "sliding" in unsupported_reason(Qwen2Config(use_sliding_window=True))
     assert unsupported_reason(Qwen2Config()) is None
+
+
+def test_the_cache_grows_past_its_first_width(embedded_path):
+    lm, tok = _random_model("llama", embedded_path)
+    prompts = [tok(t, add_special_tokens=False).input_ids for t in _prompts(tok)[:2]]
+    engine = Engine(lm, set(), slots=2)  # no end-of-turn: every sequence runs the full 300 tokens
+    got = {i: ids for i, ids, _, _ in engine.run(prompts, [0] * 2, max_tokens=300, temperature=0, top_p=1)}
+    assert engine.cache[0][0].shape[2] > max(map(len, prompts)) + 256  # it grew
+    for i, prompt in enumerate(prompts):
+        assert got[i] == _hf_greedy(lm, prompt, 300, -1), i

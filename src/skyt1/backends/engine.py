@@ -104,9 +104,11 @@ class Engine:
         if not prompts:
             return
         n_slots = min(self.slots, len(prompts))
-        width = max(len(p) + lim for p, lim in zip(prompts, limits))
         param = next(self.lm.parameters())
-        shape = (n_slots, self.kv_heads, width, self.head_dim)
+        # The cache starts wide enough for the prompts and doubles when a sequence outgrows it
+        # (up to the longest prompt + limit), so memory follows the lengths actually reached.
+        self._max_width = max(len(p) + lim for p, lim in zip(prompts, limits))
+        shape = (n_slots, self.kv_heads, min(self._max_width, max(map(len, prompts)) + 256), self.head_dim)
         self.cache = [(torch.zeros(shape, dtype=param.dtype, device=param.device),
                        torch.zeros(shape, dtype=param.dtype, device=param.device)) for _ in self.layers]
         queue = deque(sorted(range(len(prompts)), key=lambda i: len(prompts[i])))  # similar lengths prefill together
@@ -193,6 +195,10 @@ class Engine:
         cos, sin = model.rotary_emb(x, pos)
         cos, sin = cos[:, None], sin[:, None]
         span = int(pos.max()) + 1
+        width = self.cache[0][0].shape[2]
+        if span > width:
+            grow = min(self._max_width, max(span, 2 * width)) - width
+            self.cache = [tuple(F.pad(c, (0, 0, 0, grow)) for c in kv) for kv in self.cache]
         mask = (torch.arange(span, device=ids.device) <= pos[:, :, None])[:, None]  # [n, 1, t, span]
         n, t = ids.shape
         for layer, (k_cache, v_cache) in zip(self.layers, self.cache):
