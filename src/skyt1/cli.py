@@ -236,24 +236,33 @@ def train(
     data: Optional[Path] = typer.Option(None, help="TRL messages JSONL, or preference pairs (default: the curate stage's export)"),
     out: Optional[Path] = typer.Option(None, help="stage directory (default: <run_dir>/train or <run_dir>/preference)"),
     launch: bool = typer.Option(False, help="print the accelerate launch command for train.num_gpus / num_nodes"),
+    machine_rank: int = typer.Option(0, help="with --launch on several nodes: this node's rank (0 on the main node)"),
+    main_process_ip: Optional[str] = typer.Option(None, help="with --launch on several nodes: the rank-0 node's address"),
+    main_process_port: int = typer.Option(29500, help="with --launch: the rank-0 node's port"),
     force: bool = ForceOpt,
 ) -> None:
     """Fine-tune the student: SFT on the curated set (TRL SFTTrainer; full or LoRA; loss on assistant
     tokens), or SimPO on preference pairs when the recipe has a `preference` section.
 
-    Example: `skyt1 train --set train.method=lora --set train.epochs=1`
+    Example: `skyt1 train --set train.method=lora --set train.epochs=1`;
+    on 2 nodes of 8 GPUs, on each node: `skyt1 train -r sky-t1-32b-preview --launch --set train.num_nodes=2
+    --machine-rank RANK --main-process-ip 10.0.0.1`
     """
     r = _recipe(recipe, sets)
     module = "skyt1.stages.preference" if r.preference is not None else "skyt1.stages.train"
     if launch:
         from skyt1.launch import launch_command
 
-        cfg = r.preference or r.train
-        args = ["--recipe", str(recipe or "tiny"), *sum((["--set", s] for s in sets or []), [])]
-        args += [*(["--data", str(data)] if data else []), *(["--out", str(out)] if out else [])]
-        cmd = launch_command(cfg.accelerate_config or "zero3", max(cfg.num_gpus, 1), cfg.num_nodes, script_args=args,
-                             module=module)
-        typer.echo(" ".join(cmd))
+        def command():
+            cfg = r.preference or r.train
+            args = ["--recipe", str(recipe or "tiny"), *sum((["--set", s] for s in sets or []), [])]
+            args += [*(["--data", str(data)] if data else []), *(["--out", str(out)] if out else [])]
+            cmd = launch_command(cfg.accelerate_config or "zero3", max(cfg.num_gpus, 1), cfg.num_nodes,
+                                 machine_rank=machine_rank, main_process_ip=main_process_ip, script_args=args,
+                                 main_process_port=main_process_port, module=module)
+            typer.echo(" ".join(cmd))
+
+        _guard(command)
         return
 
     def go():
@@ -384,14 +393,16 @@ def cost(
     mfu: float = typer.Option(0.35, help="assumed model FLOPs utilization"),
     gpu: Optional[str] = typer.Option(None, help="GPU type (default: the recipe's, else H100)"),
 ) -> None:
-    """Estimate a recipe's training time and dollars (6·N·D at an assumed MFU) before anything runs.
+    """Estimate a recipe's training time and dollars (6·N·D at an assumed MFU) before training runs.
+
+    The token count is the recipe's `estimate.tokens_per_epoch`, else the curated set's.
 
     Example: `skyt1 cost sky-t1-32b-preview --mfu 0.08`
     """
     r = _recipe(recipe, sets)
     from skyt1.estimate import recipe_estimate
 
-    typer.echo(recipe_estimate(r, mfu=mfu, gpu=gpu))
+    _guard(lambda: typer.echo(recipe_estimate(r, mfu=mfu, gpu=gpu)))
 
 
 def main() -> None:  # pragma: no cover

@@ -79,7 +79,7 @@ def launch_command(accelerate_config: str | Path, num_gpus: int, num_nodes: int 
     if not 0 <= machine_rank < num_nodes:
         raise ValueError(f"machine_rank {machine_rank} is outside 0..{num_nodes - 1}")
     if num_nodes > 1 and not main_process_ip:
-        raise ValueError("a multi-node launch needs main_process_ip (the address of machine_rank 0)")
+        raise ValueError("a multi-node launch needs main_process_ip (the address of machine_rank 0; skyt1 train --main-process-ip)")
     config = resolve_config(accelerate_config)
     cmd = [
         "accelerate", "launch",

@@ -81,6 +81,22 @@ def test_train_launch_prints_accelerate_command():
     assert "accelerate launch" in res.output and "--num_processes 8" in res.output and "skyt1.stages.train" in res.output
 
 
+def test_train_launch_on_two_nodes_names_this_node_and_the_main_one():
+    base = ["train", "-r", "sky-t1-32b-preview", "--launch", "--set", "train.num_nodes=2"]
+    res = runner.invoke(app, [*base, "--machine-rank", "1", "--main-process-ip", "10.0.0.1"], terminal_width=400)
+    assert res.exit_code == 0, res.output
+    for flag in ("--num_processes 16", "--num_machines 2", "--machine_rank 1", "--main_process_ip 10.0.0.1"):
+        assert flag in res.output
+    res = runner.invoke(app, base, terminal_width=400)
+    assert res.exit_code == 2 and "--main-process-ip" in res.output
+
+
+def test_cost_without_token_counts_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no runs/ here: nothing curated yet
+    res = runner.invoke(app, ["cost", "tiny"], terminal_width=400)
+    assert res.exit_code == 2 and "estimate.tokens_per_epoch" in res.output and "Traceback" not in res.output
+
+
 def test_cost_of_sky_t1_recipe_shows_published_beside_estimate():
     res = runner.invoke(app, ["cost", "sky-t1-32b-preview"], terminal_width=200)
     assert res.exit_code == 0, res.output
