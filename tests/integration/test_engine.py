@@ -85,6 +85,8 @@ def test_the_context_limit_ends_a_sample_as_length_and_a_prompt_too_long_is_refu
     assert len(ids) == 10 and at_limit and seconds > 0
     with pytest.raises(ValueError, match="41 tokens .* context of 40"):
         list(engine.run([[5] * 41], [0], max_tokens=5, temperature=0, top_p=1))
+    with pytest.raises(ValueError, match="prompt 1 is empty"):
+        list(engine.run([[5], []], [0, 0], max_tokens=5, temperature=0, top_p=1))
 
 
 def test_stop_strings_end_and_are_cut_on_the_engine(embedded):

@@ -98,6 +98,8 @@ class Engine:
         """
         limits = [min(max_tokens, self.max_positions - len(p)) for p in prompts]
         for i, limit in enumerate(limits):
+            if not prompts[i]:
+                raise ValueError(f"prompt {i} is empty: a sequence needs at least one token to continue")
             if limit < 1:
                 raise ValueError(f"a prompt of {len(prompts[i])} tokens leaves no room in the model's "
                                  f"context of {self.max_positions} tokens")
