@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_transformers_gpu.py [--shape 0.5b|1.5b|7b] [--model PATH]
-        [--batches 1,8,32] [--max-tokens 256] [--batches-per-size 2]
+        [--batches 1,8,32] [--max-tokens 256] [--batches-per-size 2] [--engine]
 
 Without ``--model`` the model is Qwen2-shaped (the student's architecture: Qwen2.5 0.5B, 1.5B
 or 7B layer sizes) with random weights, and the embedded model's tokenizer and chat template
@@ -14,7 +14,9 @@ model stops. Prompts are arithmetic problems rendered as the tiny recipe renders
 Prints the GPU, dtype, load time, then one line per batch size: requests, generated tokens,
 seconds, tokens/s and peak GPU memory. A warm-up batch runs first (CUDA kernels, allocator).
 On a machine without CUDA it prints why it skips and exits 0; ``--cpu`` runs a tiny shape on
-the CPU in fp32 instead, to check the script itself.
+the CPU in fp32 instead, to check the script itself. ``--engine`` decodes with skyt1's
+continuous-batching engine (``skyt1/backends/engine.py``; the CPU default, never yet measured on a
+GPU) instead of HF ``generate``.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--batches-per-size", type=int, default=2, help="timed batches per batch size")
     ap.add_argument("--cpu", action="store_true", help="run the tiny shape on CPU (checks the script, not a benchmark)")
+    ap.add_argument("--engine", action="store_true", help="the continuous-batching engine instead of HF generate")
     args = ap.parse_args()
 
     import torch
@@ -92,11 +95,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="skyt1-bench-") as tmp:
         t0 = time.time()
         path = args.model or random_qwen2(args.shape, tmp, device)
-        backend = TransformersBackend(path, device=device)
+        backend = TransformersBackend(path, device=device, continuous_batching=args.engine)
         what = args.model or f"random Qwen2 {args.shape}"
         n_params = sum(p.numel() for p in backend.lm.parameters())
         gpu = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-        print(f"model: {what} ({n_params / 1e9:.2f} B params), device: {gpu}, dtype: {backend.lm.dtype}, "
+        mode = "engine" if backend.engine is not None else "HF generate"
+        print(f"model: {what} ({n_params / 1e9:.2f} B params), device: {gpu}, dtype: {backend.lm.dtype}, {mode}, "
               f"load: {time.time() - t0:.1f} s")
 
         task = get_task("arithmetic")
@@ -112,10 +116,15 @@ def main() -> None:
             if device == "cuda":
                 torch.cuda.synchronize()
 
-        backend.batch_size = 8
+        def set_batch(bs: int) -> None:
+            backend.batch_size = bs
+            if backend.engine is not None:
+                backend.engine.slots = bs
+
+        set_batch(8)
         list(backend.generate(requests(8, 0), SamplingParams(temperature=0.8, max_tokens=16)))  # warm-up
         for bs in [int(b) for b in args.batches.split(",")]:
-            backend.batch_size = bs
+            set_batch(bs)
             reqs = requests(bs * args.batches_per_size, bs)
             if device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
