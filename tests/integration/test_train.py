@@ -85,6 +85,20 @@ def test_padding_free_batches_keep_the_mask(tmp_path, tiny_model):
     assert trainer.train().training_loss > 0  # a step runs on the flattened batch
 
 
+@pytest.mark.parametrize(("method", "dtype"), [("full", "float32"), ("lora", "bfloat16")])
+def test_bf16_training_keeps_full_fine_tuning_weights_in_fp32(tmp_path, tiny_model, method, dtype):
+    """bf16 compute, but weights updated in bf16 would round small AdamW steps away."""
+    import torch
+
+    r = _recipe(tmp_path, tiny_model, "train.bf16=true", f"train.method={method}")
+    trainer = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3)), tmp_path / "train")
+    assert trainer.args.bf16
+    frozen = [p.dtype for p in trainer.model.parameters() if not p.requires_grad]
+    trained = [p.dtype for p in trainer.model.parameters() if p.requires_grad]
+    assert set(trained) == {torch.float32}
+    assert set(frozen) <= {getattr(torch, dtype)} and (method == "full") == (not frozen)
+
+
 def test_global_batch_arithmetic():
     sky = load_recipe("sky-t1-32b-preview").train
     assert global_batch(sky, world_size=8) == 96 == 1 * 12 * 8

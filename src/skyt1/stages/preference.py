@@ -36,6 +36,7 @@ from skyt1.config import PreferenceConfig, system_prompt_text
 from skyt1.cost import Ledger
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.stages.trainer import (
+    load_dtype,
     attn_implementation,
     checkpoint_epoch,
     cuda_available,
@@ -124,7 +125,7 @@ def build_preference_trainer(cfg: PreferenceConfig, pairs_path: Path, out_dir: P
         remove_unused_columns=False,
     )
     model = AutoModelForCausalLM.from_pretrained(path, revision=cfg.base.revision, attn_implementation=attn,
-                                                 dtype=torch.bfloat16 if bf16 else torch.float32)
+                                                 dtype=load_dtype(cfg, bf16, args))
     eos_ids = model.generation_config.eos_token_id
     eos_ids = [] if eos_ids is None else [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
     if tokenizer.eos_token_id not in eos_ids:

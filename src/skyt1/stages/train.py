@@ -49,6 +49,7 @@ from skyt1.config import TrainConfig, system_prompt_text
 from skyt1.cost import Ledger
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.stages.trainer import (
+    load_dtype,
     attn_implementation,
     cuda_available,
     checkpoint_epoch,
@@ -148,7 +149,7 @@ def build_trainer(cfg: TrainConfig, data_path: Path, out_dir: Path, *, threads: 
         eos_token=eos,
     )
     model = AutoModelForCausalLM.from_pretrained(path, revision=cfg.base.revision, attn_implementation=attn,
-                                                 dtype=torch.bfloat16 if bf16 else torch.float32)
+                                                 dtype=load_dtype(cfg, bf16, args))
     peft_config = lora_config(cfg)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=peft_config)

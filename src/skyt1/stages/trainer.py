@@ -19,7 +19,8 @@ from skyt1.records import RecordError
 
 __all__ = [
     "attn_implementation", "checkpoint_epoch", "cuda_available", "end_of_turn_token", "global_batch", "is_main_rank",
-    "last_checkpoint", "launched", "lora_config", "mfu_summary", "n_params", "resume_point", "save_model", "show_progress", "trainer_args",
+    "last_checkpoint", "launched", "load_dtype", "lora_config", "mfu_summary", "n_params", "resume_point", "save_model",
+    "show_progress", "trainer_args",
     "use_liger", "use_padding_free",
 ]
 
@@ -61,6 +62,23 @@ def cuda_available() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def load_dtype(cfg: TrainConfig, bf16: bool, args):
+    """The dtype to load trained weights in: fp32 unless something else keeps fp32 master weights.
+
+    With ``bf16`` the Trainer autocasts compute to bf16 either way. Weights *loaded* in bf16 are
+    also updated in bf16, and an AdamW step at lr 1e-5 is below bf16's resolution of a typical
+    weight, so most updates round away: on the tiny recipe the loss stalled at 0.75 where fp32
+    weights reached 0.15 (HF's "FSDP and DeepSpeed" blog saw FSDP's loss flat for this reason).
+    DeepSpeed keeps fp32 master weights itself, so under it bf16 loading only saves memory;
+    LoRA trains fp32 adapters (PEFT's default) over frozen weights.
+    """
+    import torch
+
+    if bf16 and (cfg.method == "lora" or getattr(args, "deepspeed_plugin", None) is not None):
+        return torch.bfloat16
+    return torch.float32
 
 
 def attn_implementation(cfg: TrainConfig, bf16: bool) -> str:
