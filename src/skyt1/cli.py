@@ -135,7 +135,7 @@ def score(
         from skyt1.progress import progress
         from skyt1.records import Journal, file_sha256
         from skyt1.config import RayScoring
-        from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts, verdicts_on_ray
+        from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts
 
         rows, _ = resolve_rows(inp, task)
         dest = out or inp.with_name(inp.name.removesuffix(".jsonl") + ".scored.jsonl")
@@ -147,13 +147,10 @@ def score(
         if done:
             typer.echo(f"resuming: {len(done)} of {len(rows)} rows already scored ({journal.path})", err=True)
         todo = [i for i in range(len(rows)) if i not in done]
-        if ray is None:
-            judged = verdicts([rows[i] for i in todo], workers=workers, timeout=timeout, code_timeout=code_timeout,
-                              unsafe_code=unsafe_code)
-        else:
-            cluster = RayScoring(address=None if ray == "local" else ray, workers_per_shard=max(workers, 1))
-            judged = verdicts_on_ray([rows[i] for i in todo], cluster, timeout=timeout, code_timeout=code_timeout,
-                                     unsafe_code=unsafe_code)
+        cluster = None if ray is None else RayScoring(address=None if ray == "local" else ray,
+                                                      workers_per_shard=max(workers, 1))
+        judged = verdicts([rows[i] for i in todo], workers=workers, timeout=timeout, code_timeout=code_timeout,
+                          unsafe_code=unsafe_code, ray=cluster)
         with progress(f"score {len(rows)}", len(rows), unit="verdicts") as bar, journal.writer() as write:
             bar.advance(len(done))
             for j, v in judged:

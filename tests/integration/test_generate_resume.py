@@ -1,13 +1,11 @@
 """kill -9 in the middle of `skyt1 generate`, then the same command: exactly problems x n samples."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from crash import kill_9_after
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +20,7 @@ def _cmd(out):
 def test_kill_9_then_resume(tmp_path, embedded_path):
     out = tmp_path / "gen"
     records = out / "records.jsonl"
-    proc = subprocess.Popen(_cmd(out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if records.exists() and records.read_text().count("\n") >= 4:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stdout.read().decode()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after(_cmd(out), records, lines=4)
     partial = records.read_text().count("\n")
     assert 4 <= partial < 18
     assert not (out / "manifest.json").exists()  # an unfinished stage never looks finished

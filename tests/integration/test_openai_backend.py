@@ -5,20 +5,15 @@ No mocked client: every test sends real HTTP requests through httpx to a server 
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
+from fault_server import start_server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fault_server import start_server  # noqa: E402
-
-from skyt1.backends.base import Request, SamplingParams  # noqa: E402
-from skyt1.backends.openai import OpenAIBackend, OpenAIError, _retry_after  # noqa: E402
-from skyt1.cost import Ledger  # noqa: E402
+from skyt1.backends.base import Request, SamplingParams
+from skyt1.backends.openai import OpenAIBackend, OpenAIError, _retry_after
+from skyt1.cost import Ledger
 
 pytestmark = pytest.mark.integration
 

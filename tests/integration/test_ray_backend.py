@@ -2,13 +2,11 @@
 running the embedded model, writes exactly problems x n samples, and resumes with only the missing ones."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from crash import kill_9_after
 
 from skyt1.config import ModelSpec, Sampling
 from skyt1.records import Stage
@@ -118,15 +116,7 @@ def test_kill_9_mid_run_then_resume(tmp_path, embedded_path):
     out = tmp_path / "gen"
     records = out / "records.jsonl"
     cmd = [sys.executable, "-m", "skyt1.cli", "generate", *RAY_ARGS, "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if records.exists() and records.read_text().count("\n") >= 4:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stdout.read().decode()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after(cmd, records, lines=4)
     partial = records.read_text().count("\n")
     assert 4 <= partial < 18 and not (out / "manifest.json").exists()
 

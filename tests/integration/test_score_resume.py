@@ -1,14 +1,12 @@
 """kill -9 in the middle of the standalone `skyt1 score`, then the same command: every row scored once."""
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from crash import kill_9_after
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")]
@@ -24,15 +22,7 @@ def test_kill_9_then_resume_scores_only_the_rest(tmp_path):
     out, journal = tmp_path / "scored.jsonl", tmp_path / ".scored.jsonl.journal"
     cmd = [sys.executable, "-m", "skyt1.cli", "score", "--task", "code", "--in", str(src), "--out", str(out),
            "--workers", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_text().count("\n") >= 4:  # the header and 3 verdicts
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stdout.read().decode()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after(cmd, journal, lines=4, timeout=120)  # the header and 3 verdicts
     assert not out.exists()  # a partial result never looks complete
     kept = journal.read_text().count("\n") - 1
 

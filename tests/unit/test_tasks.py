@@ -9,8 +9,6 @@ import json
 import os
 import pickle
 import re
-import sys
-import types
 import zlib
 from pathlib import Path
 
@@ -138,13 +136,7 @@ def test_gpqa_without_a_token_says_so(monkeypatch):
 # --- hub-only mappings, on fixtures in the hub schema ---------------------------------------
 
 
-def test_gpqa_mapping_and_deterministic_shuffle(monkeypatch):
-    try:
-        import skyt1.verifiers.choice  # noqa: F401
-    except ImportError:  # not written yet: a stand-in with the same signature
-        stub = types.ModuleType("skyt1.verifiers.choice")
-        stub.shuffle_choices = lambda qid, choices, gold: (choices[::-1], "ABCD"[len(choices) - 1 - gold])
-        monkeypatch.setitem(sys.modules, "skyt1.verifiers.choice", stub)
+def test_gpqa_mapping_and_deterministic_shuffle():
     from skyt1.tasks.gpqa_diamond import _map_row
 
     rows = _fixture("gpqa_diamond.jsonl")

@@ -85,6 +85,8 @@ class Engine:
         self.kv_heads = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.max_positions = cfg.max_position_embeddings
+        param = next(lm.parameters())
+        self.device, self.dtype = param.device, param.dtype
 
     @torch.inference_mode()
     def run(self, prompts: Sequence[list[int]], seeds: Sequence[int], *, max_tokens: int, temperature: float,
@@ -106,13 +108,12 @@ class Engine:
         if not prompts:
             return
         n_slots = min(self.slots, len(prompts))
-        param = next(self.lm.parameters())
         # The cache starts wide enough for the prompts and doubles when a sequence outgrows it
         # (up to the longest prompt + limit), so memory follows the lengths actually reached.
         self._max_width = max(len(p) + lim for p, lim in zip(prompts, limits))
         shape = (n_slots, self.kv_heads, min(self._max_width, max(map(len, prompts)) + 256), self.head_dim)
-        self.cache = [(torch.zeros(shape, dtype=param.dtype, device=param.device),
-                       torch.zeros(shape, dtype=param.dtype, device=param.device)) for _ in self.layers]
+        self.cache = [(torch.zeros(shape, dtype=self.dtype, device=self.device),
+                       torch.zeros(shape, dtype=self.dtype, device=self.device)) for _ in self.layers]
         queue = deque(sorted(range(len(prompts)), key=lambda i: len(prompts[i])))  # similar lengths prefill together
         owner: list[int | None] = [None] * n_slots  # the prompt index each slot decodes
         length = [0] * n_slots  # tokens in each slot's cache
@@ -123,8 +124,8 @@ class Engine:
         # Every prompt keeps at least one token of its own: its logits give the first sample.
         start = min(len(os.path.commonprefix(list(prompts))), min(map(len, prompts)) - 1)
         if start:
-            self._forward(torch.tensor([prompts[0][:start]], device=param.device),
-                          torch.arange(start, device=param.device)[None], [0])
+            self._forward(torch.tensor([prompts[0][:start]], device=self.device),
+                          torch.arange(start, device=self.device)[None], [0])
             prefix = [(k[0, :, :start].clone(), v[0, :, :start].clone()) for k, v in self.cache]
 
         def settle(slots: list[int], tokens: list[int], seconds: float):
@@ -167,7 +168,7 @@ class Engine:
     def _prefill(self, slots: list[int], prompts: list[list[int]], start: int) -> torch.Tensor:
         """Run the prompts from ``start`` on (right-padded) into their slots' caches, which hold
         the first ``start`` tokens already; logits at each last prompt token."""
-        device = next(self.lm.parameters()).device
+        device = self.device
         prompts = [p[start:] for p in prompts]
         t = max(map(len, prompts))
         ids = torch.tensor([p + [self.pad_id] * (t - len(p)) for p in prompts], device=device)
@@ -179,7 +180,7 @@ class Engine:
         return self._logits(hidden[torch.arange(len(prompts), device=device), last])
 
     def _decode(self, slots: list[int], tokens: list[int], positions: list[int]) -> torch.Tensor:
-        device = next(self.lm.parameters()).device
+        device = self.device
         ids, pos = torch.tensor(tokens, device=device)[:, None], torch.tensor(positions, device=device)[:, None]
         return self._logits(self._forward(ids, pos, slots)[:, -1])
 

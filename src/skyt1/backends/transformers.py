@@ -93,20 +93,23 @@ class TransformersBackend:
 
     def _generate_continuous(self, reqs: list[Request], texts: list[str], params: SamplingParams):
         prompts = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
-        stopped = None
-        if params.stop:
-            # A stop string of k characters spans at most k tokens (plus a few partial bytes).
-            tail, stops = max(map(len, params.stop)) + 4, params.stop
-
-            def stopped(ids: list[int]) -> bool:
-                text = self.tokenizer.decode(ids[-tail:], skip_special_tokens=True)
-                return any(s in text for s in stops)
-
         seeds = [params.seed * 1_000_003 + r.seed for r in reqs]
         for i, ids, at_limit, seconds in self.engine.run(prompts, seeds, max_tokens=params.max_tokens,
                                                          temperature=params.temperature, top_p=params.top_p,
-                                                         stopped=stopped):
+                                                         stopped=self._stop_check(params.stop)):
             yield reqs[i], self._completion(ids, len(prompts[i]), params, seconds, at_limit=at_limit)
+
+    def _stop_check(self, stops: tuple[str, ...]):
+        """Whether generated ids end in a stop string (None without stop strings)."""
+        if not stops:
+            return None
+        tail = max(map(len, stops)) + 4  # a stop string of k characters spans at most k tokens, plus partial bytes
+
+        def stopped(ids: list[int]) -> bool:
+            text = self.tokenizer.decode(ids[-tail:], skip_special_tokens=True)
+            return any(s in text for s in stops)
+
+        return stopped
 
     def _completion(self, ids: list[int], prompt_tokens: int, params: SamplingParams, seconds: float,
                     at_limit: bool | None = None) -> Completion:

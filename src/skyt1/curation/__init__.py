@@ -25,4 +25,20 @@ the stage can write them out and count them by reason. Heavy libraries (datasket
 are imported inside the functions that need them.
 """
 
-__all__ = ["decontaminate", "dedup", "difficulty", "export", "mixture", "select", "sources", "stats", "thought"]
+from collections.abc import Callable
+
+__all__ = ["decontaminate", "dedup", "difficulty", "export", "mixture", "select", "sources", "stats", "thought",
+           "partition"]
+
+
+def partition(rows: list[dict], reason: Callable[[int, dict], str | None]) -> tuple[list[dict], list[dict]]:
+    """``(kept, dropped)`` by ``reason(position, row)``: None keeps the row, a string drops a copy
+    of it carrying that ``drop_reason``. Order is preserved."""
+    kept, dropped = [], []
+    for pos, row in enumerate(rows):
+        why = reason(pos, row)
+        if why is None:
+            kept.append(row)
+        else:
+            dropped.append({**row, "drop_reason": why})
+    return kept, dropped

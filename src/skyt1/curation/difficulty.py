@@ -41,6 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 from skyt1.backends.base import Request, SamplingParams
+from skyt1.curation import partition
 
 __all__ = [
     "CODE_RUBRIC",
@@ -157,18 +158,17 @@ def filter_difficulty(
     rows: list[dict], lo: float | None, hi: float | None, key: str = "difficulty"
 ) -> tuple[list[dict], list[dict]]:
     """Keep rows rated within ``[lo, hi]`` (a ``None`` bound is open); see the module docstring."""
-    kept, dropped = [], []
-    for r in rows:
+    def reason(_: int, r: dict) -> str | None:
         d = r.get(key)
         if d is None:
-            dropped.append({**r, "drop_reason": "difficulty_unrated"})
-        elif lo is not None and d < lo:
-            dropped.append({**r, "drop_reason": f"too_easy:{d:g}"})
-        elif hi is not None and d > hi:
-            dropped.append({**r, "drop_reason": f"too_hard:{d:g}"})
-        else:
-            kept.append(r)
-    return kept, dropped
+            return "difficulty_unrated"
+        if lo is not None and d < lo:
+            return f"too_easy:{d:g}"
+        if hi is not None and d > hi:
+            return f"too_hard:{d:g}"
+        return None
+
+    return partition(rows, reason)
 
 
 def label_difficulty(

@@ -29,6 +29,8 @@ import fnmatch
 import math
 import random
 
+from skyt1.curation import partition
+
 __all__ = ["BY", "check_targets", "group_of", "mix"]
 
 BY = ("domain", "source", "domain/source")
@@ -121,12 +123,9 @@ def mix(
         report[key] = {"groups": sorted(groups[key]), "available": len(order), "target": quota[key], "kept": n}
     for key in targets:
         report.setdefault(key, {"groups": [], "available": 0, "target": targets[key], "kept": 0})
-    kept, dropped = [], []
-    for pos, r in enumerate(rows):
+    def reason(pos: int, r: dict) -> str | None:
         if pos in unlisted:
-            dropped.append({**r, "drop_reason": f"mixture_unlisted:{group_of(r, by)}"})
-        elif (r.get("problem_id") if unit == "problem" else pos) in chosen:
-            kept.append(r)
-        else:
-            dropped.append({**r, "drop_reason": "mixture_over_target"})
-    return kept, dropped, report
+            return f"mixture_unlisted:{group_of(r, by)}"
+        return None if (r.get("problem_id") if unit == "problem" else pos) in chosen else "mixture_over_target"
+
+    return (*partition(rows, reason), report)

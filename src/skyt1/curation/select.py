@@ -33,6 +33,8 @@ Problems appear in order of first appearance.
 
 from __future__ import annotations
 
+from skyt1.curation import partition
+
 __all__ = ["PAIR_KINDS", "POLICIES", "preference_pairs", "response_length", "select"]
 
 POLICIES = ("all_correct", "shortest_correct", "one_per_problem")
@@ -81,13 +83,7 @@ def select(verdicts: list[dict], policy: str) -> tuple[list[dict], list[dict]]:
             else:
                 best = min(positions, key=lambda p: (_index(verdicts[p], p), p))
             reasons.update({p: "not_selected" for p in positions if p != best})
-    kept, dropped = [], []
-    for pos, row in enumerate(verdicts):
-        if pos in reasons:
-            dropped.append({**row, "drop_reason": reasons[pos]})
-        else:
-            kept.append(row)
-    return kept, dropped
+    return partition(verdicts, lambda pos, _: reasons.get(pos))
 
 
 def _pair(prompt: str, chosen: dict, rejected: dict, kind: str) -> dict:

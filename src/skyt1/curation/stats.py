@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from skyt1.curation import partition
+
 __all__ = ["TokenCounter", "describe", "filter_length", "length_histograms", "token_histogram", "token_report"]
 
 
@@ -59,15 +61,18 @@ def filter_length(
     rows: list[dict], counts: list[int], lo: int | None, hi: int | None
 ) -> tuple[list[dict], list[dict]]:
     """Keep rows whose count is within ``[lo, hi]`` (a ``None`` bound is open)."""
-    kept, dropped = [], []
-    for r, n in zip(rows, counts, strict=True):
+    if len(counts) != len(rows):
+        raise ValueError(f"filter_length: {len(rows)} rows but {len(counts)} counts")
+
+    def reason(pos: int, _: dict) -> str | None:
+        n = counts[pos]
         if lo is not None and n < lo:
-            dropped.append({**r, "drop_reason": f"too_short:{n}"})
-        elif hi is not None and n > hi:
-            dropped.append({**r, "drop_reason": f"too_long:{n}"})
-        else:
-            kept.append(r)
-    return kept, dropped
+            return f"too_short:{n}"
+        if hi is not None and n > hi:
+            return f"too_long:{n}"
+        return None
+
+    return partition(rows, reason)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:

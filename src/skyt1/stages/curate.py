@@ -42,6 +42,7 @@ from pathlib import Path
 
 from skyt1.config import CurateConfig, system_prompt_text
 from skyt1.cost import Ledger, sum_ledgers
+from skyt1.curation import partition
 from skyt1.curation.decontaminate import Decontaminator, decontaminate, default_benchmarks
 from skyt1.curation.dedup import dedup_exact, dedup_near
 from skyt1.curation.export import write_exports, write_preference_exports
@@ -204,27 +205,22 @@ def curate(rows: list[dict], stage: Stage, cfg: CurateConfig, *, prices: dict | 
 
 
 def _gold_step(rows: list[dict]) -> tuple[list, list]:
-    kept, dropped = [], []
-    for r in rows:
+    def reason(_: int, r: dict) -> str | None:
         what = missing_gold(r)
-        (kept.append(r) if what is None else dropped.append({**r, "drop_reason": f"missing_gold:{what}"}))
-    return kept, dropped
+        return None if what is None else f"missing_gold:{what}"
+
+    return partition(rows, reason)
 
 
 def _rewrite_step(rows: list[dict]) -> tuple[list, list]:
-    kept, dropped = [], []
-    for r in rows:
+    def reason(_: int, r: dict) -> str | None:
         status = str(r.get("rewrite", "ok"))
         if not r.get("formatted") or status != "ok":
-            why = status if status != "ok" else "no formatted text"
-            dropped.append({**r, "drop_reason": f"rewrite_failed:{why}"})
-            continue
+            return "rewrite_failed:" + (status if status != "ok" else "no formatted text")
         problems = check_format(str(r["formatted"]), domain=r.get("domain", "math"))
-        if problems:
-            dropped.append({**r, "drop_reason": "rewrite_invalid:" + "; ".join(problems)})
-        else:
-            kept.append(r)
-    return kept, dropped
+        return "rewrite_invalid:" + "; ".join(problems) if problems else None
+
+    return partition(rows, reason)
 
 
 def _sample_dedup(rows: list[dict]) -> tuple[list, list]:

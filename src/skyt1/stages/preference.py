@@ -36,18 +36,19 @@ from skyt1.config import PreferenceConfig, system_prompt_text
 from skyt1.cost import Ledger
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.stages.trainer import (
-    load_dtype,
     attn_implementation,
     checkpoint_epoch,
     cuda_available,
     end_of_turn_token,
     global_batch,
-    trainer_args,
+    is_main_rank,
+    load_dtype,
     lora_config,
     mfu_summary,
     resume_point,
     save_model,
     show_progress,
+    trainer_args,
 )
 
 __all__ = ["build_preference_trainer", "main", "preference_stage", "to_preference_rows", "train_preference"]
@@ -151,7 +152,7 @@ def train_preference(pairs_path: Path, stage: Stage, cfg: PreferenceConfig, *, t
     """SimPO from ``cfg.base``, resuming from the stage's last complete checkpoint; save
     ``<stage>/model``; finish the stage (main process). Returns the summary."""
     # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
-    ledger = Ledger(stage="preference").start(carry=stage.spent_path if os.environ.get("RANK", "0") == "0" else None)
+    ledger = Ledger(stage="preference").start(carry=stage.spent_path if is_main_rank() else None)
     trainer = build_preference_trainer(cfg, pairs_path, stage.dir, threads=threads)
     checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
     start_epoch = checkpoint_epoch(checkpoint)

@@ -60,8 +60,12 @@ def resolve_rows(path: Path, task: str) -> tuple[list[dict], str]:
 
 
 def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
-             unsafe_code: bool = False) -> Iterator[tuple[int, dict]]:
-    """Yield ``(position, verdict)`` for each row, in completion order."""
+             unsafe_code: bool = False, ray: RayScoring | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield ``(position, verdict)`` for each row, in completion order: from ``workers`` local
+    processes, or with ``ray`` from shards on a Ray cluster (``verdicts_on_ray``)."""
+    if ray is not None:
+        yield from verdicts_on_ray(rows, ray, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code)
+        return
     from skyt1.verifiers.pool import VerifierPool
 
     jobs: dict[str, list[tuple[int, tuple]]] = {}
@@ -135,9 +139,8 @@ def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 
     pending = [(k, r) for k, r in pending if k not in done]
     with stage.writer() as write, progress(f"score {len(pending)} samples", len(pending), unit="verdicts") as bar:
         todo = [r for _, r in pending]
-        judged = verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code) \
-            if ray is None else verdicts_on_ray(todo, ray, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code)
-        for pos, verdict in judged:
+        for pos, verdict in verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout,
+                                     unsafe_code=unsafe_code, ray=ray):
             key, row = pending[pos]
             out = {k: v for k, v in row.items() if k != "_kind"}
             out.update(verdict, _key=list(key))

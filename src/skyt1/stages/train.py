@@ -49,20 +49,21 @@ from skyt1.config import TrainConfig, system_prompt_text
 from skyt1.cost import Ledger
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.stages.trainer import (
-    load_dtype,
     attn_implementation,
-    cuda_available,
     checkpoint_epoch,
+    cuda_available,
     end_of_turn_token,
     global_batch,
-    trainer_args,
-    lora_config,
+    is_main_rank,
     last_checkpoint,
     launched,
+    load_dtype,
+    lora_config,
     mfu_summary,
     resume_point,
     save_model,
     show_progress,
+    trainer_args,
     use_padding_free,
 )
 
@@ -167,7 +168,7 @@ def train(data_path: Path, stage: Stage, cfg: TrainConfig, *, threads: int = 1, 
     manifest. Returns the summary (every rank).
     """
     # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
-    ledger = Ledger(stage="train").start(carry=stage.spent_path if os.environ.get("RANK", "0") == "0" else None)
+    ledger = Ledger(stage="train").start(carry=stage.spent_path if is_main_rank() else None)
     trainer = build_trainer(cfg, data_path, stage.dir, threads=threads)
     checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
     start_epoch = checkpoint_epoch(checkpoint)  # read now: checkpoint rotation may delete it
