@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from skyt1.backends import backend_help
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
                   help="skyt1: the Sky-T1 recipe (teacher traces -> verified curation -> SFT -> evaluation) as software.")
 
@@ -45,6 +47,7 @@ def _json_object(flag: str, text: str) -> dict:
 
 def _guard(fn):
     """Run a stage, turning bad input into a clear one-line error (exit 2)."""
+    from skyt1.launch import LaunchError
     from skyt1.records import RecordError, StageAlreadyDone
 
     try:
@@ -54,8 +57,24 @@ def _guard(fn):
         raise typer.Exit(0)
     except ImportError as e:  # an optional extra (vLLM, Ray) that is not installed
         _fail(str(e))
+    except LaunchError as e:
+        _fail(str(e), code=1)
     except (RecordError, KeyError, ValueError) as e:
         _fail(str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e))
+
+
+def _stage_command(name: str, recipe, inp: Optional[Path], out: Optional[Path], force: bool, hide=(), **run_args):
+    """What ``skyt1 <stage>`` does: the stage module's ``plan`` then ``run`` (as ``skyt1 run`` does),
+    the summary printed as JSON."""
+    from importlib import import_module
+
+    from skyt1.records import run_stage
+
+    module = import_module(f"skyt1.stages.{name}")
+    stage = module.plan(recipe, inp=inp, out=out)
+    summary = run_stage(stage, force, lambda: module.run(recipe, stage, **run_args), log=lambda m: typer.echo(m, err=True))
+    if summary is not None:
+        typer.echo(json.dumps({k: v for k, v in summary.items() if k not in hide}))
 
 
 @app.command()
@@ -79,7 +98,7 @@ def generate(
     limit: Optional[int] = typer.Option(None, help="first N problems"),
     n: Optional[int] = typer.Option(None, help="samples per problem"),
     model: Optional[str] = typer.Option(None, help="teacher model"),
-    backend: Optional[str] = typer.Option(None, help="embedded | transformers | openai | vllm | ray"),
+    backend: Optional[str] = typer.Option(None, help=backend_help()),
     out: Optional[Path] = typer.Option(None, help="stage directory (default: <run_dir>/generate)"),
     backend_args: Optional[str] = typer.Option(None, "--backend-args",
                                                help='JSON merged into the backend args, e.g. \'{"tensor_parallel_size": 8}\''),
@@ -91,26 +110,13 @@ def generate(
     """
     extra = [f"generate.{k}={v}" for k, v in (("task", task), ("split", split), ("limit", limit),
                                                ("sampling.n", n), ("teacher.model", model), ("teacher.backend", backend)) if v is not None]
+    if task is not None:
+        extra.append("generate.sources=[]")  # a task named here replaces the recipe's mixture
     r = _recipe(recipe, sets, extra)
     if backend_args:
         r.generate.teacher.args = {**r.generate.teacher.args, **_json_object("--backend-args", backend_args)}
 
-    def go():
-        from skyt1.records import Stage
-        from skyt1.stages.generate import generate as run_generate, problems_from_file, problems_of
-
-        g = r.generate
-        t, probs = problems_of(g)
-        if problems:
-            probs = problems_from_file(problems)
-        stage = Stage(out or r.run_path / "generate", "generate", {**g.model_dump(), "prompt": t.prompt},
-                      inputs=[problems] if problems else [], seed=g.sampling.seed)
-        stage.check(force=force)
-        summary = run_generate(probs, {p["id"]: t.render(p) for p in probs}, stage, teacher=g.teacher,
-                               sampling=g.sampling, threads=r.threads, prices=r.prices.model_dump())
-        typer.echo(json.dumps(summary))
-
-    _guard(go)
+    _guard(lambda: _stage_command("generate", r, problems, out, force))
 
 
 @app.command()
@@ -186,17 +192,7 @@ def rewrite(
     """
     r = _recipe(recipe, sets)
 
-    def go():
-        from skyt1.records import Stage, read_jsonl
-        from skyt1.stages.rewrite import rewrite as run_rewrite
-
-        src = inp or r.run_path / "score" / "records.jsonl"
-        rows = list(read_jsonl(src, required=("problem_id", "response", "correct")))
-        stage = Stage(out or r.run_path / "rewrite", "rewrite", r.rewrite.model_dump(), inputs=[src])
-        stage.check(force=force)
-        typer.echo(json.dumps(run_rewrite(rows, stage, r.rewrite, threads=r.threads, prices=r.prices.model_dump())))
-
-    _guard(go)
+    _guard(lambda: _stage_command("rewrite", r, inp, out, force))
 
 
 @app.command()
@@ -212,19 +208,8 @@ def curate(
     """
     r = _recipe(recipe, sets)
 
-    def go():
-        from skyt1.records import Stage, read_jsonl
-        from skyt1.stages.curate import curate as run_curate
-
-        src = inp or r.run_path / "rewrite" / "records.jsonl"
-        rows = list(read_jsonl(src, required=("problem_id", "question", "response", "correct")))
-        stage = Stage(out or r.run_path / "curate", "curate", r.curate.model_dump(), inputs=[src])
-        stage.check(force=force)
-        summary = run_curate(rows, stage, r.curate, prices=r.prices.model_dump())
-        # Every removed item is in summary.json and dropped.jsonl; the terminal gets the counts.
-        typer.echo(json.dumps({k: v for k, v in summary.items() if k != "removed"}))
-
-    _guard(go)
+    # Every removed item is in summary.json and dropped.jsonl; the terminal gets the counts.
+    _guard(lambda: _stage_command("curate", r, inp, out, force, hide=("removed",)))
 
 
 @app.command()
@@ -232,31 +217,33 @@ def train(
     recipe: Optional[str] = RecipeArg, sets: Optional[list[str]] = SetOpt,
     data: Optional[Path] = typer.Option(None, help="TRL messages JSONL, or preference pairs (default: the curate stage's export)"),
     out: Optional[Path] = typer.Option(None, help="stage directory (default: <run_dir>/train or <run_dir>/preference)"),
-    launch: bool = typer.Option(False, help="print the accelerate launch command for train.num_gpus / num_nodes"),
-    machine_rank: int = typer.Option(0, help="with --launch on several nodes: this node's rank (0 on the main node)"),
-    main_process_ip: Optional[str] = typer.Option(None, help="with --launch on several nodes: the rank-0 node's address"),
-    main_process_port: int = typer.Option(29500, help="with --launch: the rank-0 node's port"),
+    launch: bool = typer.Option(False, help="only print the accelerate launch command this node would run"),
+    machine_rank: int = typer.Option(0, help="on several nodes: this node's rank (0 on the main node)"),
+    main_process_ip: Optional[str] = typer.Option(None, help="on several nodes: the rank-0 node's address"),
+    main_process_port: Optional[int] = typer.Option(None, help="the rank-0 node's port (default: a free one on "
+                                                                "one node, 29500 on several)"),
     force: bool = ForceOpt,
 ) -> None:
     """Fine-tune the student: SFT on the curated set (TRL SFTTrainer; full or LoRA; loss on assistant
-    tokens), or SimPO on preference pairs when the recipe has a `preference` section.
+    tokens), or SimPO on preference pairs when the recipe has a `preference` section. With more than
+    one process planned (`train.processes` per node, default `num_gpus`, times `num_nodes`) it starts
+    `accelerate launch` itself; rerun after a crash to resume from the last checkpoint.
 
     Example: `skyt1 train --set train.method=lora --set train.epochs=1`;
-    on 2 nodes of 8 GPUs, on each node: `skyt1 train -r sky-t1-32b-preview --launch --set train.num_nodes=2
+    on 2 nodes of 8 GPUs, on each node: `skyt1 train -r sky-t1-32b-preview --set train.num_nodes=2
     --machine-rank RANK --main-process-ip 10.0.0.1`
     """
     r = _recipe(recipe, sets)
-    module = "skyt1.stages.preference" if r.preference is not None else "skyt1.stages.train"
     if launch:
-        from skyt1.launch import launch_command
-
         def command():
+            from skyt1.launch import launch_command
+
             cfg = r.preference or r.train
             args = ["--recipe", str(recipe or "tiny"), *sum((["--set", s] for s in sets or []), [])]
             args += [*(["--data", str(data)] if data else []), *(["--out", str(out)] if out else [])]
-            cmd = launch_command(cfg.accelerate_config or "zero3", max(cfg.num_gpus, 1), cfg.num_nodes,
+            cmd = launch_command(cfg.accelerate_config or "ddp", cfg.processes or max(cfg.num_gpus, 1), cfg.num_nodes,
                                  machine_rank=machine_rank, main_process_ip=main_process_ip, script_args=args,
-                                 main_process_port=main_process_port, module=module)
+                                 main_process_port=main_process_port or 29500)
             typer.echo(" ".join(cmd))
 
         _guard(command)
@@ -265,19 +252,12 @@ def train(
     def go():
         import shutil
 
-        if r.preference is not None:
-            from skyt1.stages.preference import preference_stage as locate, train_preference as fit
+        from skyt1.stages import train as stage_module
 
-            cfg = r.preference
-        else:
-            from skyt1.stages.train import train as fit, train_stage as locate
-
-            cfg = r.train
-        src, stage = locate(r, data, out)
-        stage.check(force=force)
         if force:  # a forced rerun starts from the base model, not the last checkpoint
-            shutil.rmtree(stage.dir / "checkpoints", ignore_errors=True)
-        typer.echo(json.dumps(fit(src, stage, cfg, threads=r.threads, prices=r.prices.model_dump())))
+            shutil.rmtree(stage_module.plan(r, inp=data, out=out).dir / "checkpoints", ignore_errors=True)
+        _stage_command("train", r, data, out, force, machine_rank=machine_rank, main_process_ip=main_process_ip,
+                       main_process_port=main_process_port)
 
     _guard(go)
 
@@ -289,7 +269,7 @@ def evaluate(
     n: int = typer.Option(1, help="samples per problem"),
     limit: Optional[int] = typer.Option(None, help="first N problems of each task"),
     split: Optional[str] = typer.Option(None, help="split (default: each task's evaluation split)"),
-    backend: str = typer.Option("transformers", help="embedded | transformers | openai | vllm | ray"),
+    backend: str = typer.Option("transformers", help=backend_help()),
     temperature: float = typer.Option(0.0), top_p: float = typer.Option(1.0),
     max_tokens: int = typer.Option(512), system_prompt: Optional[str] = typer.Option(None, help="text, or 'sky-t1'"),
     run_dir: Path = typer.Option(Path("runs/eval"), help="where results go"),
@@ -366,12 +346,17 @@ def report(run_dir: Path = typer.Argument(Path("runs/tiny"), help="run directory
 def run(
     recipe: Optional[str] = typer.Argument(None, help="shipped recipe name or YAML path (default: tiny)"),
     sets: Optional[list[str]] = SetOpt, force: bool = ForceOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="check the recipe and print its plan; run nothing"),
 ) -> None:
     """Run every stage of a recipe (with no argument: the tiny CPU recipe) and write the report.
 
-    Example: `skyt1 run` or `skyt1 run tiny --set generate.limit=32`
+    Example: `skyt1 run` or `skyt1 run tiny --set generate.limit=32`;
+    `skyt1 run sky-t1-32b-preview --dry-run` checks a recipe on any machine (no GPU, no hub) and prints its plan.
     """
     r = _recipe(recipe, sets)
+    if dry_run:
+        _guard(lambda: _dry_run(r))
+        return
 
     def go():
         from skyt1.pipeline import run_recipe
@@ -381,6 +366,23 @@ def run(
         typer.echo(f"report: {paths['markdown']}  {paths['html']}")
 
     _guard(go)
+
+
+def _dry_run(r) -> None:
+    from skyt1.dryrun import check
+    from skyt1.estimate import recipe_estimate
+
+    lines, problems = check(r)
+    typer.echo("\n".join(lines))
+    try:
+        typer.echo(recipe_estimate(r))
+    except (ValueError, KeyError, OSError) as e:
+        problems.append(f"estimate: {e}")
+    for p in problems:
+        typer.secho(f"error: {p}", fg="red", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("dry run: the recipe is ready to run")
 
 
 @app.command()

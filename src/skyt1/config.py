@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from skyt1.backends import BACKENDS, backend_help
 
 __all__ = [
     "ConfigError",
@@ -37,12 +39,19 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """A model behind a backend: the teacher, the rewriter, the student or a model under evaluation."""
 
-    backend: Literal["embedded", "transformers", "openai", "vllm", "ray"] = "embedded"
+    backend: str = Field("embedded", description="a key of skyt1.backends.BACKENDS: " + backend_help())
     model: str = Field("smollm2-135m-instruct", description="local path, hub id, API model name, or the embedded model")
     system_prompt: str | None = Field(None, description="system prompt text, or a preset name: 'sky-t1', 'none'")
     batch_size: int = Field(32, ge=1, description="requests per forward batch (local backends)")
     args: dict[str, Any] = Field(default_factory=dict, description="backend arguments (base_url, tensor_parallel_size, ...)")
     revision: str | None = Field(None, description="a tag or hash of the weights; in the config hash, so new weights re-evaluate")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; known: {backend_help()}")
+        return value
 
 
 class Sampling(_Strict):
@@ -60,6 +69,9 @@ class GenerateConfig(_Strict):
         None, description="instead of a task: a JSONL/Parquet/hub source with a field mapping (skyt1.curation.sources)")
     split: str = "train"
     limit: int | None = Field(None, description="first N problems of the split (None: all)")
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, description="a mixture instead of task/source: source specs (skyt1.curation.sources), "
+        "each with name, split, quota, filters and verifier; every sample records its source")
     teacher: ModelSpec = Field(default_factory=ModelSpec)
     sampling: Sampling = Field(default_factory=Sampling)
 
@@ -171,9 +183,17 @@ class TrainConfig(_Strict):
     save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps (resume after a crash)")
     save_total_limit: int | None = Field(2, ge=1, description="checkpoints kept (with optimizer state, for resume); None: all")
     seed: int = Field(42, description="model init (LoRA), data order and dropout")
-    accelerate_config: str | None = Field(None, description="shipped name (zero3, zero3_offload, fsdp2) or a path")
-    num_gpus: int = Field(0, ge=0, description="GPUs per node for the accelerate launch (0: this process only)")
-    num_nodes: int = Field(1, ge=1, description="nodes for the accelerate launch")
+    accelerate_config: str | None = Field(None, description="shipped name (ddp, zero3, zero3_offload, fsdp2) or a path; "
+                                                        "None: ddp when several processes train")
+    num_gpus: int = Field(0, ge=0, description="GPUs per node (0: none; training runs on the CPU)")
+    processes: int | None = Field(None, ge=1, description="training processes per node (None: num_gpus, at least 1); "
+                                                          "more than one in all and skyt1 starts `accelerate launch`")
+    num_nodes: int = Field(1, ge=1, description="nodes; each runs `skyt1 train --machine-rank R --main-process-ip IP`")
+
+    @property
+    def world_size(self) -> int:
+        """Processes across all nodes: the planned world size the global batch is checked against."""
+        return (self.processes or max(self.num_gpus, 1)) * self.num_nodes
 
 
 class PreferenceConfig(TrainConfig):
@@ -231,10 +251,30 @@ class EvaluateConfig(_Strict):
     tasks: list[str] = Field(default_factory=lambda: ["arithmetic"])
     split: str | None = Field("test", description="None: each task's default (last) split")
     limit: int | None = None
-    models: list[str] = Field(default_factory=lambda: ["base", "trained"], description="'base', 'trained' or model paths")
+    models: list[str] = Field(default_factory=lambda: ["base", "trained"], description="'base' and/or 'trained'")
+    backend: str | None = Field(None, description="serve base and trained through this backend: vllm on GPUs; openai "
+                                                  "for a server (vLLM serve, transformers serve) loading each model "
+                                                  "by path; None: the student's own, transformers for the trained")
+    backend_args: dict[str, Any] = Field(default_factory=dict, description="that backend's args, e.g. {base_url: ...}")
     sampling: Sampling = Field(default_factory=lambda: Sampling(temperature=0.0, max_tokens=512))
     budget_forcing: BudgetForcing | None = Field(None, description="a budget-forcing sweep (None: none)")
     self_consistency: SelfConsistency | None = Field(None, description="a self-consistency sweep (None: none)")
+
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is not None and value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; known: {backend_help()}")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"base", "trained"})
+        if unknown:
+            raise ValueError(f"{unknown}: a recipe evaluates 'base' and/or 'trained' (other models: skyt1 evaluate)")
+        return value
 
 
 class EstimateConfig(_Strict):

@@ -2,6 +2,8 @@
 
 Shipped configs live in ``skyt1/recipes/accelerate/`` (see each file's header):
 
+- ``ddp``: plain data parallelism; on a machine without CUDA the ranks run on the CPU over gloo
+  (the CPU rehearsal trains this way);
 - ``zero3``: DeepSpeed ZeRO-3, settings in ``ds_zero3.json``;
 - ``zero3_offload``: DeepSpeed ZeRO-3 with parameter and optimizer offload to CPU, settings in
   ``ds_zero3_offload.json`` -- what Sky-T1-32B-Preview was trained with;
@@ -15,11 +17,16 @@ Flags are those of ``accelerate launch --help`` (accelerate >= 1.0).
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["deepspeed_config_file", "launch_command", "resolve_config", "shipped_configs"]
+__all__ = ["LaunchError", "deepspeed_config_file", "launch_command", "resolve_config", "run_launch", "shipped_configs"]
 
 TRAIN_MODULE = "skyt1.stages.train"
 
@@ -68,7 +75,9 @@ def deepspeed_config_file(config_path: Path) -> Path | None:
 def launch_command(accelerate_config: str | Path, num_gpus: int, num_nodes: int = 1, machine_rank: int = 0,
                    main_process_ip: str | None = None, script_args: Sequence[str] = (), *,
                    main_process_port: int = 29500, module: str = TRAIN_MODULE) -> list[str]:
-    """argv for ``accelerate launch`` running ``python -m skyt1.stages.train SCRIPT_ARGS`` on every GPU.
+    """argv for ``accelerate launch`` (as ``python -m accelerate.commands.launch``, so it is this
+    interpreter's accelerate whatever ``PATH`` holds) running ``python -m skyt1.stages.train
+    SCRIPT_ARGS`` on every GPU.
 
     ``num_gpus`` is GPUs per node; accelerate's ``--num_processes`` is the total, ``num_gpus *
     num_nodes``. With more than one node, run the same command on each node with its own
@@ -82,7 +91,7 @@ def launch_command(accelerate_config: str | Path, num_gpus: int, num_nodes: int 
         raise ValueError("a multi-node launch needs main_process_ip (the address of machine_rank 0; skyt1 train --main-process-ip)")
     config = resolve_config(accelerate_config)
     cmd = [
-        "accelerate", "launch",
+        sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(config.resolve()),
         "--num_processes", str(num_gpus * num_nodes),
         "--num_machines", str(num_nodes),
@@ -95,3 +104,52 @@ def launch_command(accelerate_config: str | Path, num_gpus: int, num_nodes: int 
     if ds_json is not None:
         cmd += ["--deepspeed_config_file", str(ds_json)]
     return [*cmd, "-m", module, *script_args]
+
+
+class LaunchError(RuntimeError):
+    """A launched training run failed; the message names the failing rank and its error."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | None = None,
+               main_process_port: int | None = None) -> dict:
+    """Train ``stage`` in ``recipe.train.world_size`` processes: write the resolved recipe beside the
+    stage (so every rank trains exactly what this process planned, ``--set`` overrides included),
+    start ``accelerate launch`` with its output on this terminal, and wait.
+
+    A rank that fails leaves ``<stage>/rank<R>.error`` (``skyt1.stages.trainer.launched``); the
+    ``LaunchError`` raised here quotes the first one. Rerunning after any crash, kill -9 of a rank
+    or of the launcher included, resumes from the last complete checkpoint. Returns the summary
+    the main rank wrote (on other nodes, the summary is rank 0's to write: ``{}``).
+    """
+    import yaml
+
+    cfg = recipe.preference or recipe.train
+    stage.dir.mkdir(parents=True, exist_ok=True)
+    planned = stage.dir / "recipe.yaml"
+    planned.write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    for old in stage.dir.glob("rank*.error"):
+        old.unlink()
+    port = main_process_port or (_free_port() if cfg.num_nodes == 1 else 29500)
+    cmd = launch_command(cfg.accelerate_config or "ddp", cfg.processes or max(cfg.num_gpus, 1), cfg.num_nodes,
+                         machine_rank=machine_rank, main_process_ip=main_process_ip, main_process_port=port,
+                         script_args=["--recipe", str(planned), "--data", str(stage.inputs[0]), "--out", str(stage.dir)])
+    env = {**os.environ, "OMP_NUM_THREADS": str(recipe.threads)}
+    code = subprocess.run(cmd, env=env).returncode
+    if code != 0:
+        errors = sorted(stage.dir.glob("rank*.error"), key=lambda p: int(p.stem[4:]))
+        if errors:
+            last = errors[0].read_text(encoding="utf-8").strip().splitlines()
+            detail = f"{errors[0].stem} failed: {last[-1] if last else '?'} (traceback: {errors[0]})"
+        else:
+            detail = "no rank reported an error (killed?)"
+        raise LaunchError(f"training in {cfg.world_size} processes exited with {code}: {detail}; "
+                          "rerun the same command to resume from the last checkpoint")
+    if machine_rank != 0 or not stage.summary_path.is_file():
+        return {}
+    return json.loads(stage.summary_path.read_text(encoding="utf-8"))

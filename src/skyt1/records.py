@@ -33,6 +33,7 @@ __all__ = [
     "StageAlreadyDone",
     "Stage",
     "Journal",
+    "run_stage",
     "read_jsonl",
     "write_json_atomic",
     "file_sha256",
@@ -317,3 +318,15 @@ class Journal:
         if new:
             w({"_journal": self.ident})
         return w
+
+
+def run_stage(stage: Stage, force: bool, fn: Callable[[], Any], log: Callable[[str], Any] = print) -> Any:
+    """``fn()`` unless ``stage`` already finished with this config (then log ``[skip] ...`` and
+    return None): the one place that decides whether a stage runs."""
+    try:
+        stage.check(force=force)
+    except StageAlreadyDone as e:
+        log(f"[skip] {e}")
+        return None
+    log(f"[run] {stage.name} -> {stage.dir}")
+    return fn()

@@ -10,8 +10,8 @@ import pytest
 
 from skyt1.config import load_recipe
 from skyt1.curation.select import preference_pairs
-from skyt1.stages.preference import build_preference_trainer, preference_stage, to_preference_rows, train_preference
-from skyt1.stages.train import global_batch
+from skyt1.stages.preference import build_preference_trainer, to_preference_rows, train_preference
+from skyt1.stages.train import global_batch, plan
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ def test_simpo_trains_two_steps_and_saves_a_model(tmp_path, tiny_model, pairs_fi
     from transformers import AutoModelForCausalLM
 
     r = _recipe(tmp_path, tiny_model)
-    trainer = build_preference_trainer(r.preference, pairs_file, tmp_path / "probe")
+    trainer, _ = build_preference_trainer(r.preference, pairs_file, tmp_path / "probe")
     a = trainer.args
     assert (a.loss_type, a.cpo_alpha, a.beta, a.simpo_gamma) == ("simpo", 0.0, 2.0, 0.5)
     eos = trainer.processing_class.eos_token_id
@@ -76,7 +76,8 @@ def test_simpo_trains_two_steps_and_saves_a_model(tmp_path, tiny_model, pairs_fi
             labels = row[f"{side}_labels"]
             assert all(x == -100 for x in labels[:n_prompt]) and all(x != -100 for x in labels[n_prompt:])
             assert row[f"{side}_input_ids"][-1] == eos and row[f"{side}_input_ids"][-2] != eos  # one EOS, not two
-    data, stage = preference_stage(r, pairs_file)
+    stage = plan(r, inp=pairs_file)
+    data = stage.inputs[0]
     stage.check()
     summary = train_preference(data, stage, r.preference, threads=1)
     assert summary["loss"] == "simpo" and summary["steps"] == 2 and summary["pairs"] == len(trainer.train_dataset)
@@ -95,4 +96,4 @@ def test_flash_recipe_has_the_published_hyperparameters():
     assert global_batch(p, world_size=8) == 96
     with pytest.raises(ValueError, match="world size"):
         global_batch(p, world_size=4)
-    assert preference_stage(r)[0] == r.run_path / "curate" / f"{r.curate.name}_preference.jsonl"
+    assert plan(r).inputs[0] == r.run_path / "curate" / f"{r.curate.name}_preference.jsonl"

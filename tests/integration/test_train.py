@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from skyt1.config import ConfigError, TrainConfig, load_recipe
-from skyt1.stages.train import build_trainer, global_batch, last_checkpoint, train, train_stage
+from skyt1.stages.train import build_trainer, global_batch, last_checkpoint, plan, train
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +47,9 @@ def test_loss_is_on_assistant_tokens_only(tmp_path, tiny_model):
     from transformers import AutoTokenizer
 
     r = _recipe(tmp_path, tiny_model)
-    trainer = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3)), tmp_path / "train")
+    trainer, info = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3)), tmp_path / "train")
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    assert trainer.skyt1_info["eos_token"] == "<|im_end|>" == trainer.processing_class.eos_token
+    assert info["eos_token"] == "<|im_end|>" == trainer.processing_class.eos_token
     for i, row in enumerate(trainer.train_dataset):
         ids, labels = row["input_ids"], row["labels"]
         loss_at = [k for k, lab in enumerate(labels) if lab != -100]
@@ -74,9 +74,9 @@ def test_padding_free_batches_keep_the_mask(tmp_path, tiny_model):
     positions restart per example, prompts still masked."""
     r = _recipe(tmp_path, tiny_model, "train.padding_free=true", "train.max_steps=1", "train.save_steps=100")
     long = {"messages": [{"role": "user", "content": "Count."}, {"role": "assistant", "content": "one two " * 80}]}
-    trainer = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3) + [long]), tmp_path / "train")
-    assert trainer.skyt1_info["padding_free"] and trainer.args.max_length is None
-    assert trainer.skyt1_info["dropped_too_long"] == 1 and len(trainer.train_dataset) == 3  # TRL cannot truncate it
+    trainer, info = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3) + [long]), tmp_path / "train")
+    assert info["padding_free"] and trainer.args.max_length is None
+    assert info["dropped_too_long"] == 1 and len(trainer.train_dataset) == 3  # TRL cannot truncate it
     batch = trainer.data_collator([trainer.train_dataset[k] for k in range(3)])
     assert batch["input_ids"].shape[0] == 1 and "attention_mask" not in batch
     assert int((batch["position_ids"][0] == 0).sum()) == 3
@@ -91,7 +91,7 @@ def test_bf16_training_keeps_full_fine_tuning_weights_in_fp32(tmp_path, tiny_mod
     import torch
 
     r = _recipe(tmp_path, tiny_model, "train.bf16=true", f"train.method={method}")
-    trainer = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3)), tmp_path / "train")
+    trainer, info = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(3)), tmp_path / "train")
     assert trainer.args.bf16
     frozen = [p.dtype for p in trainer.model.parameters() if not p.requires_grad]
     trained = [p.dtype for p in trainer.model.parameters() if p.requires_grad]
@@ -161,7 +161,8 @@ def test_resumes_after_a_real_crash(tmp_path, tiny_model):
 
 def test_checkpoints_of_another_config_are_not_resumed(tmp_path, tiny_model):
     r = _recipe(tmp_path, tiny_model, "train.max_steps=1", "train.save_steps=100")
-    data, stage = train_stage(r, _write(tmp_path / "d.jsonl", _rows(4)))
+    stage = plan(r, inp=_write(tmp_path / "d.jsonl", _rows(4)))
+    data = stage.inputs[0]
     stale = stage.dir / "checkpoints" / "checkpoint-7"
     stale.mkdir(parents=True)
     (stale / "trainer_state.json").write_text(json.dumps({"global_step": 7, "epoch": 3.0}))
@@ -179,7 +180,8 @@ def test_lora_is_merged_into_a_plain_model(tmp_path, tiny_model):
 
     r = _recipe(tmp_path, tiny_model, "train.method=lora", "train.lora_r=4", "train.max_steps=2",
                 "train.learning_rate=1e-2", "train.save_steps=100")
-    data, stage = train_stage(r, _write(tmp_path / "d.jsonl", _rows(8)))
+    stage = plan(r, inp=_write(tmp_path / "d.jsonl", _rows(8)))
+    data = stage.inputs[0]
     stage.check()
     summary = train(data, stage, r.train)
     model_dir = Path(summary["model"])
@@ -203,7 +205,8 @@ def test_trained_embedded_model_generates_and_stops(tmp_path, embedded_path):
                              "train.learning_rate=1e-5", "train.max_seq_length=96", "train.save_steps=100"])
     rows = [{"messages": [{"role": "user", "content": f"What is {i} + 2? Reply with the number only."},
                           {"role": "assistant", "content": str(i + 2)}]} for i in range(4)]
-    data, stage = train_stage(r, _write(tmp_path / "d.jsonl", rows))
+    stage = plan(r, inp=_write(tmp_path / "d.jsonl", rows))
+    data = stage.inputs[0]
     stage.check()
     summary = train(data, stage, r.train)
     assert summary["steps"] == 2 and summary["eos_token"] == "<|im_end|>" and summary["tokens_per_second"] > 0

@@ -71,7 +71,7 @@ def _autos(node: dict, prefix: str = "") -> set[str]:
 
 def test_shipped_configs_are_found():
     configs = shipped_configs()
-    assert set(configs) == set(EXPECTED)
+    assert set(configs) == set(EXPECTED) | {"ddp"}  # ddp: the CPU rehearsal's, tested below
     assert all(p.is_file() for p in configs.values())
     assert resolve_config("fsdp2") == configs["fsdp2"]
     with pytest.raises(FileNotFoundError):
@@ -204,7 +204,7 @@ def clean_env(monkeypatch):
 def test_deepspeed_plugin_from_a_dry_launch(clean_env, name):
     from accelerate.utils import DeepSpeedPlugin
 
-    argv = launch_command(name, num_gpus=8, script_args=["--recipe", "x"])[2:]
+    argv = launch_command(name, num_gpus=8, script_args=["--recipe", "x"])[3:]
     env = _launch_env(clean_env, argv)
     assert env["ACCELERATE_USE_DEEPSPEED"] == "true"
     assert Path(env["ACCELERATE_DEEPSPEED_CONFIG_FILE"]).is_absolute()
@@ -225,7 +225,7 @@ def test_fsdp2_plugin_from_a_dry_launch(clean_env):
     from accelerate.utils import FullyShardedDataParallelPlugin
     from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
 
-    env = _launch_env(clean_env, launch_command("fsdp2", num_gpus=8)[2:])
+    env = _launch_env(clean_env, launch_command("fsdp2", num_gpus=8)[3:])
     assert env["ACCELERATE_USE_FSDP"] == "true" and env["ACCELERATE_MIXED_PRECISION"] == "bf16"
     for key, value in env.items():
         clean_env.setenv(key, value)
@@ -246,8 +246,8 @@ def test_launch_command_is_valid_accelerate_argv(name):
 
     cmd = launch_command(name, num_gpus=8, num_nodes=2, machine_rank=1, main_process_ip="10.0.0.1",
                          script_args=["--recipe", "sky-t1-32b-preview"])
-    assert cmd[:2] == ["accelerate", "launch"]
-    args = launch_command_parser().parse_args(cmd[2:])
+    assert cmd[1:3] == ["-m", "accelerate.commands.launch"]
+    args = launch_command_parser().parse_args(cmd[3:])
     assert args.num_processes == 16 and args.num_machines == 2 and args.machine_rank == 1
     assert args.main_process_ip == "10.0.0.1"
     assert args.module and args.training_script == "skyt1.stages.train"
@@ -288,3 +288,16 @@ def test_package_data_ships_every_accelerate_file():
     missing = [p.name for p in accelerate_dir.iterdir() if p.is_file() and not any(
         fnmatch(str(p.relative_to(root / "src" / "skyt1")), pat) for pat in patterns)]
     assert not missing, f"add 'recipes/accelerate/*.json' to [tool.setuptools.package-data] skyt1; missing: {missing}"
+
+
+def test_ddp_config_runs_on_the_cpu_through_torchrun():
+    """``ddp`` (the rehearsal's): accelerate's multi-GPU launcher, which on a machine without CUDA
+    starts CPU ranks over gloo; two processes by default, precision left to TrainingArguments."""
+    from accelerate.commands.config.config_args import ClusterConfig, load_config_from_file
+    from accelerate.utils import DistributedType
+
+    path = shipped_configs()["ddp"]
+    assert path.read_text().startswith("#") and "Run" in path.read_text()
+    config = load_config_from_file(str(path))
+    assert isinstance(config, ClusterConfig) and config.distributed_type == DistributedType.MULTI_GPU
+    assert config.num_processes == 2 and not config.use_cpu and deepspeed_config_file(path) is None

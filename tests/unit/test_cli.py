@@ -78,7 +78,7 @@ def test_train_launch_prints_accelerate_command():
     res = runner.invoke(app, ["train", "--launch", "--set", "train.num_gpus=8", "--set", "train.accelerate_config=zero3_offload"],
                         terminal_width=400)
     assert res.exit_code == 0, res.output
-    assert "accelerate launch" in res.output and "--num_processes 8" in res.output and "skyt1.stages.train" in res.output
+    assert "-m accelerate.commands.launch" in res.output and "--num_processes 8" in res.output and "skyt1.stages.train" in res.output
 
 
 def test_train_launch_on_two_nodes_names_this_node_and_the_main_one():

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["SamplingParams", "Request", "Completion", "Backend"]
+__all__ = ["SamplingParams", "Request", "Completion", "Backend", "Closing"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,16 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Closing:
+    """``with make_backend(spec) as backend: ...`` closes the backend however the block ends."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - each backend overrides it
+        pass

@@ -50,7 +50,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from skyt1.backends.base import Completion, Request, SamplingParams
+from skyt1.backends.base import Closing, Completion, Request, SamplingParams
 
 __all__ = ["OpenAIBackend", "OpenAIError"]
 
@@ -123,8 +123,12 @@ def _server_message(resp: httpx.Response) -> str:
         return resp.text[:500]
 
 
-class OpenAIBackend:
+class OpenAIBackend(Closing):
     """Chat completions from an OpenAI-compatible server; see the module docstring for the contract."""
+
+    @classmethod
+    def from_spec(cls, spec, threads: int | None = None) -> OpenAIBackend:
+        return cls(spec.model, **spec.args)
 
     def __init__(self, model: str, base_url: str = "https://api.openai.com/v1", api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 16, max_retries: int = 8, timeout: float = 600, rpm: float | None = None,

@@ -35,8 +35,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from skyt1.backends.base import Completion, Request, SamplingParams
+from skyt1.backends.base import Closing, Completion, Request, SamplingParams
 from skyt1.backends.vllm import chunks, sampling_kwargs
+from skyt1.backends import BACKENDS
 from skyt1.cluster import RAY_MISSING, connect
 from skyt1.config import ModelSpec
 
@@ -45,7 +46,6 @@ __all__ = ["RayBackend", "RayOptions", "ray_options", "inner_label", "vllm_rows"
 
 RAY_LLM_MISSING = ("Ray Data LLM is not available: pip install 'ray[data,llm]' 'skyt1[vllm]' "
                    "(the workers need vLLM and CUDA GPUs)")
-INNER = ("embedded", "transformers", "openai", "vllm")
 _ROW_ID = "skyt1_row"
 
 
@@ -71,8 +71,9 @@ def ray_options(spec: ModelSpec) -> tuple[RayOptions, ModelSpec]:
     args = dict(spec.args)
     own = {k: args.pop(k) for k in list(args) if k in RayOptions.__dataclass_fields__ and k != "inner_args"}
     opts = RayOptions(**own, inner_args=args)
-    if opts.inner not in INNER:
-        raise ValueError(f"ray: inner backend {opts.inner!r} is not one of {', '.join(INNER)}")
+    inner = [name for name, info in BACKENDS.items() if info.in_ray]
+    if opts.inner not in inner:
+        raise ValueError(f"ray: inner backend {opts.inner!r} is not one of {', '.join(inner)}")
     for name in ("num_workers", "shard_size"):
         value = getattr(opts, name)
         if value is not None and (not isinstance(value, int) or value < 1):
@@ -116,7 +117,11 @@ class _ShardWorker:
         return [(req.key, comp) for req, comp in self.backend.generate(local, params)]
 
 
-class RayBackend:
+class RayBackend(Closing):
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, threads: int | None = None) -> RayBackend:
+        return cls(spec, threads=threads)
+
     def __init__(self, spec: ModelSpec, threads: int | None = None) -> None:
         self.opts, self.inner = ray_options(spec)
         self.model = inner_label(self.inner)

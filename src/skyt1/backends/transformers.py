@@ -15,12 +15,21 @@ import time
 from pathlib import Path
 from collections.abc import Iterable, Iterator
 
-from skyt1.backends.base import Completion, Request, SamplingParams
+from skyt1.backends.base import Closing, Completion, Request, SamplingParams
 
 __all__ = ["TransformersBackend"]
 
 
-class TransformersBackend:
+class TransformersBackend(Closing):
+    @classmethod
+    def from_spec(cls, spec, threads: int | None = None) -> TransformersBackend:
+        """``embedded``: the embedded model whatever ``spec.model`` says; ``transformers``: ``spec.model``."""
+        from skyt1.backends import resolve_model_path
+
+        name = spec.model if spec.backend == "transformers" else "smollm2-135m-instruct"
+        return cls(resolve_model_path(name), batch_size=spec.batch_size, threads=threads, name=name,
+                   revision=spec.revision, **spec.args)
+
     def __init__(self, model: str, *, batch_size: int = 32, device: str | None = None, dtype: str | None = None,
                  threads: int | None = None, name: str | None = None, revision: str | None = None,
                  continuous_batching: bool | None = None) -> None:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from skyt1.backends.base import Completion, Request, SamplingParams
+from skyt1.backends.base import Closing, Completion, Request, SamplingParams
 
 __all__ = ["VLLMBackend", "VLLM_MISSING", "import_vllm", "split_args", "sampling_kwargs", "completion_from_output",
            "map_finish_reason", "chunks"]
@@ -92,7 +92,11 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-class VLLMBackend:
+class VLLMBackend(Closing):
+    @classmethod
+    def from_spec(cls, spec, threads: int | None = None) -> VLLMBackend:
+        return cls(spec.model, **({"revision": spec.revision} if spec.revision else {}), **spec.args)
+
     def __init__(self, model: str, **args: Any) -> None:
         vllm = import_vllm()
         engine_args, own = split_args(model, args)

@@ -47,11 +47,12 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_rows", "source_task"]
+__all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_rows", "source_name", "source_problems", "source_task"]
 
 log = logging.getLogger(__name__)
 
-SPEC_KEYS = {"task", "path", "hub", "name", "split", "config", "fields", "verifier", "domain", "where", "limit", "prompt"}
+SPEC_KEYS = {"task", "path", "hub", "name", "split", "config", "fields", "verifier", "domain", "where", "limit", "prompt",
+             "quota", "seed"}
 PROBLEM_FIELDS = ("id", "question", "answer", "tests", "choices", "domain")
 VERIFIERS = ("math", "math_int", "number", "choice", "code")
 
@@ -72,7 +73,8 @@ def _check_spec(spec: dict, *, kind: bool = True) -> None:
             raise ValueError(f"source {spec!r}: cannot map field {target!r}; fields: {', '.join(PROBLEM_FIELDS)}, meta.<key>")
 
 
-def _name(spec: dict) -> str:
+def source_name(spec: dict) -> str:
+    """A spec's ``name``, else its file's stem or its hub id's last part."""
     if spec.get("name"):
         return str(spec["name"])
     if spec.get("path"):
@@ -163,7 +165,7 @@ def _empty(value) -> bool:
 def map_rows(rows: Iterable[dict], spec: dict, skipped: list | None = None) -> list[dict]:
     """Source rows -> problem records, by the spec's field mapping (see the module docstring)."""
     _check_spec(spec, kind=False)
-    name = _name(spec) if (spec.get("name") or spec.get("path") or spec.get("hub")) else "source"
+    name = source_name(spec) if (spec.get("name") or spec.get("path") or spec.get("hub")) else "source"
     fields = dict(spec.get("fields") or {})
     verifier = spec.get("verifier") or ("code" if "tests" in fields else "math")
     domain_default = spec.get("domain") or ("code" if verifier == "code" else "math")
@@ -270,7 +272,7 @@ def source_task(spec: dict, *, base_dir: str | Path | None = None):
 
     prompt = spec.get("prompt") or (CODE_PROMPT if verifier == "code" else "{question}\n\n" + BOXED_INSTRUCTION)
     return Task(
-        name=_name(spec),
+        name=source_name(spec),
         domain=spec.get("domain") or ("code" if verifier == "code" else "math"),
         verifier=verifier,
         load=load,
@@ -279,3 +281,24 @@ def source_task(spec: dict, *, base_dir: str | Path | None = None):
         description=f"source {spec.get('path') or spec.get('hub')}",
         source=str(spec.get("path") or f"hub {spec.get('hub')}"),
     )
+
+
+def source_problems(spec: dict, *, base_dir: str | Path | None = None, skipped: list | None = None):
+    """One mixture source: ``(task, problems)``, its Task (prompt, verifier, domain) and its problems
+    after ``limit`` and ``quota`` (a seeded sample of N, ``seed`` default 0); each problem gains
+    ``source``, the spec's name."""
+    import random
+
+    quota, seed = spec.get("quota"), spec.get("seed", 0)
+    plain = {k: v for k, v in spec.items() if k not in ("quota", "seed")}
+    task = source_task(plain, base_dir=base_dir)
+    split = plain.get("split") or "train"
+    if split not in task.splits:
+        raise ValueError(f"source {source_name(plain) if not plain.get('task') else plain['task']!r}: split {split!r} "
+                         f"is not one of {list(task.splits)}")
+    problems = task.problems(split, plain.get("limit"))
+    if quota is not None and quota < len(problems):
+        keep = sorted(random.Random(seed).sample(range(len(problems)), quota))
+        problems = [problems[i] for i in keep]
+    name = plain.get("name") or plain.get("task") or source_name(plain)
+    return task, [{**p, "source": name} for p in problems]

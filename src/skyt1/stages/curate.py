@@ -299,3 +299,16 @@ def _card(rows: list[dict], steps: list[dict], cfg: CurateConfig, stage_dir: Pat
         "rewriter": sorted({str(r.get("rewriter")) for r in rows if r.get("rewriter")}) or "unknown",
         "cost": cost,
     }
+
+
+def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
+    """The curate stage of ``recipe``: the rewritten traces into the training set."""
+    src = Path(inp) if inp else recipe.run_path / "rewrite" / "records.jsonl"
+    return Stage(Path(out) if out else recipe.run_path / "curate", "curate", recipe.curate.model_dump(), inputs=[src])
+
+
+def run(recipe, stage: Stage) -> dict:
+    from skyt1.records import read_jsonl
+
+    rows = list(read_jsonl(stage.inputs[0], required=("problem_id", "question", "response", "correct")))
+    return curate(rows, stage, recipe.curate, prices=recipe.prices.model_dump())

@@ -47,7 +47,7 @@ from skyt1.stages.generate import generate
 from skyt1.stages.score import score, summarize_verdicts
 from skyt1.tasks import Task, get_task
 
-__all__ = ["evaluate", "grader_version"]
+__all__ = ["evaluate", "grader_version", "models_of", "run"]
 
 
 def grader_version() -> dict:
@@ -79,6 +79,36 @@ class _LazyBackend:
             self.backend = None
 
 
+def models_of(recipe) -> dict[str, ModelSpec]:
+    """The recipe's models under evaluation: ``base`` (the student before training) and ``trained``
+    (the train stage's ``model`` directory, its revision the stage's output hash so new weights are
+    evaluated anew), both served through ``evaluate.backend`` when it is set. A server or vLLM
+    loads a model by path, so the embedded model is named by its cached checkpoint there."""
+    from skyt1.backends import resolve_model_path
+    from skyt1.stages import train
+
+    e = recipe.evaluate
+    student = (recipe.preference or recipe.train).base
+    stage = train.plan(recipe)
+    revision = (stage.manifest() or {}).get("config_hash")
+    trained = ModelSpec(backend="transformers", model=str(stage.dir / "model"), revision=revision,
+                        system_prompt=student.system_prompt, batch_size=student.batch_size)
+    specs = {"base": student, "trained": trained}
+    if e.backend is not None:
+        for label, spec in specs.items():
+            keep = e.backend == "embedded" and label == "base"
+            backend = e.backend if e.backend != "embedded" else ("embedded" if keep else "transformers")
+            model = spec.model if keep else resolve_model_path(spec.model)
+            specs[label] = spec.model_copy(update={"backend": backend, "model": model, "args": dict(e.backend_args)})
+    return {label: specs[label] for label in e.models}
+
+
+def run(recipe, *, log=print) -> dict:
+    """Evaluate the recipe's models (``models_of``) on ``evaluate.tasks``; see ``evaluate``."""
+    return evaluate(models_of(recipe), recipe.evaluate, recipe.score, recipe.run_path, threads=recipe.threads,
+                    prices=recipe.prices.model_dump(), log=log)
+
+
 def evaluate(models: dict[str, ModelSpec], cfg: EvaluateConfig, score_cfg: ScoreConfig, run_dir: Path, *,
              threads: int = 1, prices: dict | None = None, rescore: bool = False, log=print) -> dict:
     """Evaluate every model on every task; return ``{label: {task: result}}``.
@@ -104,7 +134,7 @@ class _TaskRun:
         self.label, self.spec, self.task, self.cfg, self.score_cfg = label, spec, task, cfg, score_cfg
         self.backend, self.prices, self.rescore, self.log = backend, prices, rescore, log
         self.split = cfg.split if cfg.split in task.splits else task.splits[-1]
-        self.problems = task.problems(self.split, cfg.limit)
+        self.problems = [dict(p, source=task.name, verifier=task.verifier) for p in task.problems(self.split, cfg.limit)]
         self.prompts = {p["id"]: task.render(p) for p in self.problems}
         self.base = run_dir / "evaluate" / label / task.name
 

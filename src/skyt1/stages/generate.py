@@ -1,8 +1,11 @@
 """generate: n samples per problem from a backend, resumable at the level of single samples.
 
-Input: problems (a task's split, or a JSONL of problem records). Output: ``records.jsonl`` of
-samples (the problem's fields plus ``problem_id``, ``index``, ``model``, ``response``,
-``finish_reason``, ``usage``, ``seconds``, and ``reasoning`` when the backend returns one).
+Input: problems from the recipe's mixture (``generate.sources``: tasks, files or hub datasets,
+each with its split, quota and verifier; or the one ``generate.task``), or a JSONL of problem
+records. Output: ``records.jsonl`` of samples (the problem's fields plus ``source``, the mixture
+source it came from, ``verifier``, the verifier kind that grades it, ``problem_id``, ``index``,
+``model``, ``response``, ``finish_reason``, ``usage``, ``seconds``, and ``reasoning`` when the
+backend returns one). The summary counts problems, samples and tokens per source (``by_source``).
 Each sample is written the moment it exists, so a killed run loses nothing but samples in
 flight; rerunning the same command generates only the missing ``(problem_id, index)`` pairs.
 """
@@ -12,26 +15,76 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from skyt1.backends import bills_tokens
 from skyt1.backends.base import Backend, Request, SamplingParams
 from skyt1.config import GenerateConfig, ModelSpec, Sampling, system_prompt_text
 from skyt1.cost import Ledger
 from skyt1.progress import progress
 from skyt1.records import Stage
-from skyt1.tasks import Task, get_task
+from skyt1.tasks import get_task
 
-__all__ = ["generate", "build_messages", "sample_seed", "problems_of"]
+__all__ = ["generate", "build_messages", "sample_seed", "mixture", "load_mixture", "plan", "run"]
 
 
-def problems_of(cfg: GenerateConfig, base_dir: Path | None = None) -> tuple[Task, list[dict]]:
-    """The task (a registered one, or ``cfg.source`` with its field mapping) and its problems."""
-    if cfg.source:
-        from skyt1.curation.sources import source_task
+def mixture(cfg: GenerateConfig) -> list[dict]:
+    """The source specs (``skyt1.curation.sources``) a generate section draws from, each with a
+    ``name``: ``generate.sources``, else the one ``generate.source`` or ``generate.task``."""
+    from skyt1.curation.sources import source_name
 
-        task = source_task(cfg.source, base_dir=base_dir)
+    if cfg.sources:
+        specs = [dict(s) for s in cfg.sources]
+    elif cfg.source:
+        specs = [{"split": cfg.split, **({"limit": cfg.limit} if cfg.limit else {}), **cfg.source}]
     else:
-        task = get_task(cfg.task)
-    split = cfg.split if cfg.split in task.splits else task.splits[0]
-    return task, task.problems(split, cfg.limit)
+        specs = [{"task": cfg.task, "split": cfg.split, **({"limit": cfg.limit} if cfg.limit else {})}]
+    for spec in specs:
+        spec.setdefault("name", spec.get("task") or source_name(spec))
+    names = [s["name"] for s in specs]
+    if len(names) != len(set(names)):
+        raise ValueError(f"generate.sources: names must be distinct, got {names}")
+    return specs
+
+
+def load_mixture(cfg: GenerateConfig) -> tuple[list[dict], dict[str, str]]:
+    """Every source's problems, each with ``source`` and ``verifier``, and the user message of each."""
+    from skyt1.curation.sources import source_problems
+
+    problems, prompts = [], {}
+    for spec in mixture(cfg):
+        task, found = source_problems(spec)
+        for p in found:
+            p = {**p, "verifier": task.verifier}
+            prompts[p["id"]] = task.render(p)
+            problems.append(p)
+    ids = [p["id"] for p in problems]
+    if len(ids) != len(set(ids)):
+        raise ValueError("generate.sources: a problem comes from two sources; give them distinct names")
+    return problems, prompts
+
+
+def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
+    """The generate stage of ``recipe`` (``<run_dir>/generate``); ``inp``, a JSONL of problem records,
+    replaces the mixture (the prompt and verifier are then ``generate.task``'s)."""
+    from skyt1.curation.sources import source_task
+
+    g = recipe.generate
+    specs = [{"task": g.task, "name": g.task}] if inp else mixture(g)
+    prompts = {s["name"]: source_task({k: v for k, v in s.items() if k not in ("quota", "seed")}).prompt for s in specs}
+    return Stage(Path(out) if out else recipe.run_path / "generate", "generate", {**g.model_dump(), "prompts": prompts},
+                 inputs=[Path(inp)] if inp else [], seed=g.sampling.seed)
+
+
+def run(recipe, stage: Stage) -> dict:
+    """Draw the samples ``plan`` describes (resuming); finish the stage; return its summary."""
+    g = recipe.generate
+    if stage.inputs:
+        task = get_task(g.task)
+        problems = [{"source": p["task"], **p, "verifier": task.verifier} for p in problems_from_file(stage.inputs[0])]
+        prompts = {p["id"]: task.render(p) for p in problems}
+    else:
+        problems, prompts = load_mixture(g)
+    return generate(problems, prompts, stage, teacher=g.teacher, sampling=g.sampling, threads=recipe.threads,
+                    prices=recipe.prices.model_dump())
 
 
 def build_messages(prompt: str, system_prompt: str | None) -> list[dict]:
@@ -64,17 +117,13 @@ def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, tea
     by_id = {p["id"]: p for p in problems}
     params = SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
                             stop=tuple(sampling.stop), seed=sampling.seed)
-    owned = backend is None and bool(todo)
-    if owned:
+    if todo and backend is None:
         from skyt1.backends import make_backend
 
-        backend = make_backend(teacher, threads=threads)
-    try:
-        if todo:
-            _draw(todo, by_id, backend, params, stage)
-    finally:
-        if owned:
-            backend.close()  # Ray actors and vLLM GPU memory must not outlive the stage
+        with make_backend(teacher, threads=threads) as owned:  # Ray actors, vLLM GPU memory: closed after
+            _draw(todo, by_id, owned, params, stage)
+    elif todo:
+        _draw(todo, by_id, backend, params, stage)
     records = stage.records()
     keys = [(r["problem_id"], r["index"]) for r in records]
     if len(keys) != len(set(keys)):
@@ -85,7 +134,7 @@ def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, tea
     # Tokens come from the records, so samples paid for before a crash are counted once.
     ledger.tokens(sum(r["usage"]["prompt_tokens"] for r in records),
                   sum(r["usage"]["completion_tokens"] for r in records),
-                  records[0]["model"] if records and teacher.backend == "openai" else None)
+                  records[0]["model"] if records and bills_tokens(teacher) else None)
     ledger.stop(gpus=_gpus())
     summary = {
         "problems": len(problems),
@@ -95,9 +144,22 @@ def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, tea
         "completion_tokens": sum(r["usage"]["completion_tokens"] for r in records),
         "truncated": sum(r["finish_reason"] == "length" for r in records),
         "sampling": sampling.model_dump(),
+        "by_source": _by_source(records),
     }
     stage.finish(summary, ledger.to_dict(prices))
     return summary
+
+
+def _by_source(records: list[dict]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for r in records:
+        c = out.setdefault(r.get("source", r.get("task", "?")), {"problems": set(), "samples": 0, "completion_tokens": 0,
+                                                                "truncated": 0})
+        c["problems"].add(r["problem_id"])
+        c["samples"] += 1
+        c["completion_tokens"] += r["usage"]["completion_tokens"]
+        c["truncated"] += r["finish_reason"] == "length"
+    return {k: {**v, "problems": len(v["problems"])} for k, v in sorted(out.items())}
 
 
 def _draw(todo: list[Request], by_id: dict, backend: Backend, params: SamplingParams, stage: Stage) -> None:

@@ -29,29 +29,24 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 from skyt1.config import PreferenceConfig, system_prompt_text
-from skyt1.cost import Ledger
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.stages.trainer import (
     attn_implementation,
-    checkpoint_epoch,
     cuda_available,
     end_of_turn_token,
+    fit,
     global_batch,
-    is_main_rank,
+    launched,
     load_dtype,
     lora_config,
-    mfu_summary,
-    resume_point,
-    save_model,
     show_progress,
     trainer_args,
 )
 
-__all__ = ["build_preference_trainer", "main", "preference_stage", "to_preference_rows", "train_preference"]
+__all__ = ["build_preference_trainer", "main", "to_preference_rows", "train_preference"]
 
 
 def _assistant_text(value, where: str) -> str:
@@ -95,7 +90,8 @@ def to_preference_rows(path: Path, tokenizer, system: str | None = None, eos: st
 
 
 def build_preference_trainer(cfg: PreferenceConfig, pairs_path: Path, out_dir: Path, *, threads: int = 1):
-    """The configured SimPO ``CPOTrainer`` (exposed so tests can inspect its rows and settings)."""
+    """``(trainer, info)``: the configured SimPO ``CPOTrainer`` (exposed so tests can inspect its rows
+    and settings) and the attention, Liger, bf16 and EOS choices made for it."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -136,91 +132,39 @@ def build_preference_trainer(cfg: PreferenceConfig, pairs_path: Path, out_dir: P
     trainer = CPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=peft_config)
     show_progress(trainer)
-    trainer.skyt1_info = {"attn_implementation": attn, "liger_kernel": args.use_liger_kernel, "bf16": bf16,
-                          "eos_token": eos}
-    return trainer
+    return trainer, {"attn_implementation": attn, "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos}
 
 
-def _pair_tokens(trainer) -> int:
-    """Tokens per epoch: prompt + chosen and prompt + rejected, as the model sees them."""
-    ds = trainer.train_dataset
-    return sum(len(ids) for ids in ds["chosen_input_ids"]) + sum(len(ids) for ids in ds["rejected_input_ids"])
+def _describe(trainer) -> tuple[int, float, dict]:
+    """Tokens per epoch (prompt + chosen and prompt + rejected, as the model sees them), their mean
+    per sequence, and the SimPO summary's own fields (loss settings, reward curves)."""
+    ds, history = trainer.train_dataset, trainer.state.log_history
+    per_epoch = sum(len(ids) for ids in ds["chosen_input_ids"]) + sum(len(ids) for ids in ds["rejected_input_ids"])
+    cfg = trainer.args
+    own = {
+        "loss": "simpo" if cfg.cpo_alpha == 0 else "cpo-simpo",
+        "beta": cfg.beta,
+        "gamma": cfg.simpo_gamma,
+        "cpo_alpha": cfg.cpo_alpha,
+        "pairs": len(ds),
+        "reward_accuracy": [round(h["rewards/accuracies"], 4) for h in history if "rewards/accuracies" in h],
+        "reward_margin": [round(h["rewards/margins"], 4) for h in history if "rewards/margins" in h],
+    }
+    return per_epoch, per_epoch / max(2 * len(ds), 1), own
 
 
 def train_preference(pairs_path: Path, stage: Stage, cfg: PreferenceConfig, *, threads: int = 1,
                      prices: dict | None = None) -> dict:
-    """SimPO from ``cfg.base``, resuming from the stage's last complete checkpoint; save
-    ``<stage>/model``; finish the stage (main process). Returns the summary."""
-    # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
-    ledger = Ledger(stage="preference").start(carry=stage.spent_path if is_main_rank() else None)
-    trainer = build_preference_trainer(cfg, pairs_path, stage.dir, threads=threads)
-    checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
-    start_epoch = checkpoint_epoch(checkpoint)
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.time() - t0
-    out = save_model(trainer, cfg, stage.dir)
-    per_epoch = _pair_tokens(trainer)
-    epochs_done = float(trainer.state.epoch or 0.0)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    gpus = world if cuda_available() else 0
-    history = trainer.state.log_history
-    summary = {
-        "model": str(out),
-        "base": cfg.base.model,
-        "method": cfg.method,
-        "loss": "simpo" if cfg.cpo_alpha == 0 else "cpo-simpo",
-        "beta": cfg.beta,
-        "gamma": cfg.gamma,
-        "cpo_alpha": cfg.cpo_alpha,
-        "pairs": len(trainer.train_dataset),
-        "epochs": round(epochs_done, 4),
-        "steps": result.global_step,
-        "global_batch_size": global_batch(cfg),
-        "world_size": world,
-        "train_loss": round(result.training_loss, 4),
-        "loss_curve": [round(h["loss"], 4) for h in history if "loss" in h],
-        "reward_accuracy": [round(h["rewards/accuracies"], 4) for h in history if "rewards/accuracies" in h],
-        "reward_margin": [round(h["rewards/margins"], 4) for h in history if "rewards/margins" in h],
-        "tokens_per_epoch": per_epoch,
-        "trained_tokens": int(per_epoch * epochs_done),
-        "seconds": round(seconds, 1),
-        "tokens_per_second": round(per_epoch * max(epochs_done - start_epoch, 0.0) / max(seconds, 1e-9), 1),
-        "gpu_hours": round(seconds * gpus / 3600, 4),
-        "resumed_from": checkpoint.name if checkpoint else None,
-        **trainer.skyt1_info,
-    }
-    mean_len = per_epoch / max(2 * len(trainer.train_dataset), 1)
-    summary.update(mfu_summary(summary["tokens_per_second"], trainer.model, mean_len, gpus))
-    ledger.stop(gpus=gpus)
-    if trainer.accelerator.is_main_process:
-        from skyt1.hardware import detect_gpu
-
-        ledger.gpu_type = detect_gpu() or ""
-        stage.finish(summary, ledger.to_dict(prices))
-    return summary
-
-
-def preference_stage(recipe, data: Path | None = None, out: Path | None = None) -> tuple[Path, Stage]:
-    """The pairs path and stage directory for a recipe's ``preference`` section (defaults:
-    ``preference.data``, else the curate stage's ``<curate.name>_preference.jsonl``;
-    ``<run_dir>/preference``)."""
-    cfg = recipe.preference
-    if cfg is None:
-        raise ValueError(f"recipe {recipe.name!r} has no 'preference' section")
-    default = Path(cfg.data) if cfg.data else recipe.run_path / "curate" / f"{recipe.curate.name}_preference.jsonl"
-    src = Path(data) if data else default
-    stage = Stage(Path(out) if out else recipe.run_path / "preference", "preference", cfg.model_dump(), inputs=[src],
-                  seed=cfg.seed)
-    return src, stage
+    """SimPO from ``cfg.base`` in this process; see ``skyt1.stages.trainer.fit``."""
+    if Path(pairs_path) != Path(stage.inputs[0]):
+        raise ValueError(f"{stage.dir}: the stage reads {stage.inputs[0]}, not {pairs_path}")
+    return fit(stage, cfg, build_preference_trainer, _describe, threads=threads, prices=prices)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m skyt1.stages.preference --recipe NAME [--set k=v ...] [--data PAIRS] [--out DIR] [--force]``."""
-    from skyt1.stages.trainer import launched
-
-    return launched(argv, prog="python -m skyt1.stages.preference", locate=preference_stage, fit=train_preference,
-                    section="preference", data_help="pairs JSONL (default: preference.data or the curate export)")
+    """``python -m skyt1.stages.preference``: the same entry as ``python -m skyt1.stages.train``,
+    which trains the recipe's ``preference`` section when it has one."""
+    return launched(argv, prog="python -m skyt1.stages.preference")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ are settled, so an interrupted stage resumes with the rest. A request the backen
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from skyt1.backends.base import Request, SamplingParams
 from skyt1.config import RewriteConfig
@@ -145,3 +146,16 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
     for r, errors in pending.values():
         write({**r, "formatted": None, "rewrite": "failed: " + " | ".join(errors), "rewriter": name,
                "rewrite_attempts": cfg.max_attempts})
+
+
+def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
+    """The rewrite stage of ``recipe``: the score stage's verdicts into the Sky-T1 format."""
+    src = Path(inp) if inp else recipe.run_path / "score" / "records.jsonl"
+    return Stage(Path(out) if out else recipe.run_path / "rewrite", "rewrite", recipe.rewrite.model_dump(), inputs=[src])
+
+
+def run(recipe, stage: Stage) -> dict:
+    from skyt1.records import read_jsonl
+
+    rows = list(read_jsonl(stage.inputs[0], required=("problem_id", "response", "correct")))
+    return rewrite(rows, stage, recipe.rewrite, threads=recipe.threads, prices=recipe.prices.model_dump())

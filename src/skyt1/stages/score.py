@@ -171,3 +171,20 @@ def _safe_equivalent(equivalent):
         return equivalent(a, b)
 
     return eq
+
+
+def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
+    """The score stage of ``recipe``: verdicts for the generate stage's samples."""
+    src = Path(inp) if inp else recipe.run_path / "generate" / "records.jsonl"
+    # Where verdicts are computed (local processes or a Ray cluster) does not change them: not hashed.
+    return Stage(Path(out) if out else recipe.run_path / "score", "score", recipe.score.model_dump(exclude={"ray"}),
+                 inputs=[src])
+
+
+def run(recipe, stage: Stage) -> dict:
+    from skyt1.tasks import get_task
+
+    s = recipe.score
+    rows = [dict(r, _kind=r.get("verifier") or get_task(r["task"]).verifier) for r in read_jsonl(stage.inputs[0])]
+    return score(rows, stage, workers=s.workers, timeout=s.timeout, code_timeout=s.code_timeout, ks=s.ks,
+                 prices=recipe.prices.model_dump(), ray=s.ray)

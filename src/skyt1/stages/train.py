@@ -34,49 +34,37 @@ What it guarantees, and how:
   the run), MFU against the GPUs' dense bf16 peak (``skyt1.hardware``), GPU-hours and dollars
   into the ledger.
 
-Run it as ``skyt1 train`` or, on many GPUs, as the module that ``skyt1.launch.launch_command``
-starts on every rank: ``accelerate launch ... -m skyt1.stages.train --recipe NAME --set k=v``.
+- **Processes.** ``run`` trains in this process when the recipe plans one process
+  (``train.processes`` per node, default ``num_gpus``, times ``num_nodes``); otherwise it starts
+  ``accelerate launch`` with the recipe's accelerate config (``skyt1.launch.run_launch``), which
+  runs this module on every rank, and raises the failing rank's error if one fails. The same
+  entry serves ``preference`` (SimPO) when the recipe has that section.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 from skyt1.config import TrainConfig, system_prompt_text
-from skyt1.cost import Ledger
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.stages.trainer import (
     attn_implementation,
-    checkpoint_epoch,
     cuda_available,
     end_of_turn_token,
+    fit,
     global_batch,
-    is_main_rank,
     last_checkpoint,
     launched,
     load_dtype,
     lora_config,
-    mfu_summary,
-    resume_point,
-    save_model,
     show_progress,
     trainer_args,
     use_padding_free,
 )
 
-__all__ = [
-    "build_trainer",
-    "end_of_turn_token",
-    "global_batch",
-    "last_checkpoint",
-    "main",
-    "to_prompt_completion",
-    "train",
-    "train_stage",
-]
+__all__ = ["build_trainer", "end_of_turn_token", "fit_here", "global_batch", "last_checkpoint", "main", "plan", "run",
+           "to_prompt_completion", "train"]
 
 
 
@@ -113,11 +101,9 @@ def _drop_too_long(rows: list[dict], tokenizer, max_len: int) -> tuple[list[dict
 
 
 def build_trainer(cfg: TrainConfig, data_path: Path, out_dir: Path, *, threads: int = 1):
-    """The configured SFTTrainer (exposed so tests can inspect masking and batching).
-
-    The returned trainer carries ``skyt1_info``: the attention, padding-free, packing, Liger and
-    EOS choices and the number of over-long examples dropped.
-    """
+    """``(trainer, info)``: the configured SFTTrainer (exposed so tests can inspect masking and
+    batching) and the choices made for it: attention, padding-free, packing, Liger, bf16, the EOS
+    and the number of over-long examples dropped."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -151,85 +137,75 @@ def build_trainer(cfg: TrainConfig, data_path: Path, out_dir: Path, *, threads: 
     )
     model = AutoModelForCausalLM.from_pretrained(path, revision=cfg.base.revision, attn_implementation=attn,
                                                  dtype=load_dtype(cfg, bf16, args))
-    peft_config = lora_config(cfg)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=peft_config)
+                         peft_config=lora_config(cfg))
     show_progress(trainer)
-    trainer.skyt1_info = {"attn_implementation": attn, "padding_free": padding_free, "packing": cfg.packing,
-                          "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos,
-                          "dropped_too_long": dropped}
-    return trainer
+    info = {"attn_implementation": attn, "padding_free": padding_free, "packing": cfg.packing,
+            "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos, "dropped_too_long": dropped}
+    return trainer, info
+
+
+def _describe(trainer) -> tuple[int, float, dict]:
+    """Tokens per epoch (prompt and completion; only completion tokens carry loss), their mean
+    per example, and the SFT summary's own fields."""
+    per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    examples = len(trainer.train_dataset)
+    return per_epoch, per_epoch / max(examples, 1), {"examples": examples}
 
 
 def train(data_path: Path, stage: Stage, cfg: TrainConfig, *, threads: int = 1, prices: dict | None = None) -> dict:
-    """Fine-tune, resuming from the stage's last complete checkpoint; save ``<stage>/model``; finish the stage.
-
-    Run on every rank under ``accelerate launch``; only the main process writes the summary and
-    manifest. Returns the summary (every rank).
-    """
-    # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
-    ledger = Ledger(stage="train").start(carry=stage.spent_path if is_main_rank() else None)
-    trainer = build_trainer(cfg, data_path, stage.dir, threads=threads)
-    checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
-    start_epoch = checkpoint_epoch(checkpoint)  # read now: checkpoint rotation may delete it
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.time() - t0
-    out = save_model(trainer, cfg, stage.dir)
-    info = trainer.skyt1_info
-    per_epoch = _trained_tokens(trainer)
-    epochs_done = float(trainer.state.epoch or 0.0)
-    tokens_now = per_epoch * max(epochs_done - start_epoch, 0.0)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    gpus = world if cuda_available() else 0
-    summary = {
-        "model": str(out),
-        "base": cfg.base.model,
-        "method": cfg.method,
-        "examples": len(trainer.train_dataset),
-        "dropped_too_long": info["dropped_too_long"],
-        "epochs": round(epochs_done, 4),
-        "steps": result.global_step,
-        "global_batch_size": global_batch(cfg),
-        "world_size": world,
-        "train_loss": round(result.training_loss, 4),
-        "loss_curve": [round(h["loss"], 4) for h in trainer.state.log_history if "loss" in h],
-        "tokens_per_epoch": per_epoch,
-        "trained_tokens": int(per_epoch * epochs_done),
-        "seconds": round(seconds, 1),
-        "tokens_per_second": round(tokens_now / max(seconds, 1e-9), 1),
-        "gpu_hours": round(seconds * gpus / 3600, 4),
-        "resumed_from": checkpoint.name if checkpoint else None,
-        **{k: info[k] for k in ("attn_implementation", "padding_free", "packing", "liger_kernel", "bf16", "eos_token")},
-    }
-    summary.update(mfu_summary(summary["tokens_per_second"], trainer.model, per_epoch / max(len(trainer.train_dataset), 1), gpus))
-    ledger.stop(gpus=gpus)
-    if trainer.accelerator.is_main_process:
-        from skyt1.hardware import detect_gpu
-
-        ledger.gpu_type = detect_gpu() or ""
-        stage.finish(summary, ledger.to_dict(prices))
-    return summary
+    """SFT in this process (one rank of a launch, or a one-process run); see ``trainer.fit``."""
+    if Path(data_path) != Path(stage.inputs[0]):
+        raise ValueError(f"{stage.dir}: the stage reads {stage.inputs[0]}, not {data_path}")
+    return fit(stage, cfg, build_trainer, _describe, threads=threads, prices=prices)
 
 
-def _trained_tokens(trainer) -> int:
-    """Tokens per epoch (prompt and completion; only completion tokens carry loss)."""
-    return sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+def _section(recipe) -> tuple[str, TrainConfig]:
+    return ("preference", recipe.preference) if recipe.preference is not None else ("train", recipe.train)
 
 
-def train_stage(recipe, data: Path | None = None, out: Path | None = None) -> tuple[Path, Stage]:
-    """The training data path and stage directory ``skyt1 train`` uses for a recipe (defaults: the
-    curate stage's TRL messages export, ``<run_dir>/train``)."""
-    src = Path(data) if data else recipe.run_path / "curate" / f"{recipe.curate.name}_messages.jsonl"
-    stage = Stage(Path(out) if out else recipe.run_path / "train", "train", recipe.train.model_dump(), inputs=[src],
-                  seed=recipe.train.seed)
-    return src, stage
+def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
+    """The training stage of ``recipe``: ``train`` (SFT on the curate stage's TRL messages export)
+    or, when the recipe has a ``preference`` section, ``preference`` (SimPO on ``preference.data``,
+    else the curate stage's pairs). ``inp`` and ``out`` override the data file and the directory."""
+    name, cfg = _section(recipe)
+    if name == "preference":
+        default = Path(cfg.data) if cfg.data else recipe.run_path / "curate" / f"{recipe.curate.name}_preference.jsonl"
+    else:
+        default = recipe.run_path / "curate" / f"{recipe.curate.name}_messages.jsonl"
+    src = Path(inp) if inp else default
+    return Stage(Path(out) if out else recipe.run_path / name, name, cfg.model_dump(), inputs=[src], seed=cfg.seed)
+
+
+def fit_here(recipe, stage: Stage) -> dict:
+    """Train ``stage`` in this process (what each rank runs)."""
+    name, cfg = _section(recipe)
+    if name == "preference":
+        from skyt1.stages.preference import train_preference as method
+    else:
+        method = train
+    return method(stage.inputs[0], stage, cfg, threads=recipe.threads, prices=recipe.prices.model_dump())
+
+
+def run(recipe, stage: Stage, *, machine_rank: int = 0, main_process_ip: str | None = None,
+        main_process_port: int | None = None) -> dict:
+    """Train ``stage``: here when the recipe plans one process, else through ``accelerate launch``
+    (this node's share; each node of a multi-node run calls it with its ``machine_rank``)."""
+    import os
+
+    from skyt1.launch import run_launch
+
+    _, cfg = _section(recipe)
+    if cfg.world_size == 1 or "LOCAL_RANK" in os.environ:
+        return fit_here(recipe, stage)
+    global_batch(cfg, world_size=cfg.world_size)  # fail before starting processes
+    return run_launch(recipe, stage, machine_rank=machine_rank, main_process_ip=main_process_ip,
+                      main_process_port=main_process_port)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m skyt1.stages.train --recipe NAME [--set k=v ...] [--data PATH] [--out DIR] [--force]``."""
-    return launched(argv, prog="python -m skyt1.stages.train", locate=train_stage, fit=train, section="train",
-                    data_help="TRL messages JSONL (default: the curate stage's export)")
+    return launched(argv)
 
 
 if __name__ == "__main__":

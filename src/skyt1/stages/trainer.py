@@ -19,7 +19,8 @@ from skyt1.records import RecordError
 
 __all__ = [
     "attn_implementation", "checkpoint_epoch", "cuda_available", "end_of_turn_token", "global_batch", "is_main_rank",
-    "last_checkpoint", "launched", "load_dtype", "lora_config", "mfu_summary", "n_params", "resume_point", "save_model",
+    "fit", "last_checkpoint", "launched", "load_dtype", "lora_config", "mfu_summary", "n_params", "resume_point",
+    "save_model",
     "show_progress", "trainer_args",
     "use_liger", "use_padding_free",
 ]
@@ -198,27 +199,27 @@ def is_main_rank() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def launched(argv: list[str] | None, *, prog: str, locate, fit, section: str, data_help: str) -> int:
-    """The entry point every rank runs under ``accelerate launch`` (``skyt1.launch.launch_command``):
-    ``--recipe NAME [--set k=v ...] [--data PATH] [--out DIR] [--force]``. The main rank prepares
-    the stage directory; every rank trains; the main rank prints the summary as JSON last.
-
-    ``locate(recipe, data, out) -> (data, stage)`` and ``fit(data, stage, cfg, ...)`` are the
-    stage's own; ``section`` names its recipe section (``train`` or ``preference``).
+def launched(argv: list[str] | None, *, prog: str = "python -m skyt1.stages.train") -> int:
+    """The entry point every rank runs under ``accelerate launch`` (``skyt1.launch``):
+    ``--recipe NAME|PATH [--set k=v ...] [--data PATH] [--out DIR] [--force]``. The main rank
+    prepares the stage directory; every rank trains; the main rank prints the summary as JSON
+    last. A rank that fails writes its traceback to ``<stage>/rank<R>.error`` first, so the
+    process that launched the ranks can say which rank failed and why.
     """
     from skyt1.config import ConfigError, load_recipe
     from skyt1.records import StageAlreadyDone
+    from skyt1.stages import train
 
     p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--recipe", "-r", default=None, help="shipped recipe name or YAML path (default: tiny)")
     p.add_argument("--set", "-s", dest="sets", action="append", default=[], help="section.key=value (repeatable)")
-    p.add_argument("--data", type=Path, default=None, help=data_help)
-    p.add_argument("--out", type=Path, default=None, help=f"stage directory (default: <run_dir>/{section})")
+    p.add_argument("--data", type=Path, default=None, help="training data (default: the curate stage's export)")
+    p.add_argument("--out", type=Path, default=None, help="stage directory (default: <run_dir>/train or /preference)")
     p.add_argument("--force", action="store_true", help="redo a finished stage (its checkpoints are discarded)")
     a = p.parse_args(argv)
     try:
         recipe = load_recipe(a.recipe, a.sets)
-        data, stage = locate(recipe, a.data, a.out)
+        stage = train.plan(recipe, inp=a.data, out=a.out)
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -236,13 +237,76 @@ def launched(argv: list[str] | None, *, prog: str, locate, fit, section: str, da
     elif stage.finished and (stage.manifest() or {}).get("config_hash") == stage.hash and not a.force:
         return 0
     try:
-        summary = fit(data, stage, getattr(recipe, section), threads=recipe.threads, prices=recipe.prices.model_dump())
+        summary = train.fit_here(recipe, stage)
     except (RecordError, ValueError) as e:
+        _record_rank_error(stage.dir)
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BaseException:
+        _record_rank_error(stage.dir)
+        raise
     if is_main_rank():
         print(json.dumps(summary))
     return 0
+
+
+def _record_rank_error(stage_dir: Path) -> None:
+    import traceback
+
+    if "LOCAL_RANK" in os.environ:  # only under a launcher: someone reads it
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (stage_dir / f"rank{os.environ.get('RANK', '0')}.error").write_text(traceback.format_exc(), encoding="utf-8")
+
+
+def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: dict | None = None) -> dict:
+    """The body SFT and SimPO share: build the trainer, resume from the stage's last complete
+    checkpoint, train, save ``<stage>/model``, and (main rank) finish the stage. Returns the summary
+    on every rank.
+
+    ``build(cfg, data, out_dir, threads=) -> (trainer, info)``; ``describe(trainer) -> (tokens per
+    epoch, mean sequence length, the method's own summary fields)``.
+    """
+    import time
+
+    from skyt1.cost import Ledger
+
+    # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
+    ledger = Ledger(stage=stage.name).start(carry=stage.spent_path if is_main_rank() else None)
+    trainer, info = build(cfg, stage.inputs[0], stage.dir, threads=threads)
+    checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
+    start_epoch = checkpoint_epoch(checkpoint)  # read now: checkpoint rotation may delete it
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.time() - t0
+    out = save_model(trainer, cfg, stage.dir)
+    per_epoch, mean_len, own = describe(trainer)
+    epochs_done = float(trainer.state.epoch or 0.0)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    gpus = world if cuda_available() else 0
+    summary = {
+        "model": str(out), "base": cfg.base.model, "method": cfg.method, **own,
+        "epochs": round(epochs_done, 4),
+        "steps": result.global_step,
+        "global_batch_size": global_batch(cfg),
+        "world_size": world,
+        "train_loss": round(result.training_loss, 4),
+        "loss_curve": [round(h["loss"], 4) for h in trainer.state.log_history if "loss" in h],
+        "tokens_per_epoch": per_epoch,
+        "trained_tokens": int(per_epoch * epochs_done),
+        "seconds": round(seconds, 1),
+        "tokens_per_second": round(per_epoch * max(epochs_done - start_epoch, 0.0) / max(seconds, 1e-9), 1),
+        "gpu_hours": round(seconds * gpus / 3600, 4),
+        "resumed_from": checkpoint.name if checkpoint else None,
+        **info,
+    }
+    summary.update(mfu_summary(summary["tokens_per_second"], trainer.model, mean_len, gpus))
+    ledger.stop(gpus=gpus)
+    if trainer.accelerator.is_main_process:
+        from skyt1.hardware import detect_gpu
+
+        ledger.gpu_type = detect_gpu() or ""
+        stage.finish(summary, ledger.to_dict(prices))
+    return summary
 
 
 def lora_config(cfg: TrainConfig):
