@@ -300,6 +300,7 @@ def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: d
         **info,
     }
     summary.update(mfu_summary(summary["tokens_per_second"], trainer.model, mean_len, gpus))
+    summary["ranks"] = _ranks(trainer, seconds)
     ledger.stop(gpus=gpus)
     if trainer.accelerator.is_main_process:
         from skyt1.hardware import detect_gpu
@@ -307,6 +308,14 @@ def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: d
         ledger.gpu_type = detect_gpu() or ""
         stage.finish(summary, ledger.to_dict(prices))
     return summary
+
+
+def _ranks(trainer, seconds: float) -> list[dict]:
+    """What every rank saw (its rank, the world size, its training seconds), gathered to all ranks."""
+    from accelerate.utils import gather_object
+
+    acc = trainer.accelerator
+    return gather_object([{"rank": acc.process_index, "world_size": acc.num_processes, "seconds": round(seconds, 1)}])
 
 
 def lora_config(cfg: TrainConfig):

@@ -1,0 +1,115 @@
+"""Training across processes through the path users run: `skyt1 train` starts `accelerate launch`
+itself when the recipe plans more than one process. On this CPU machine the two ranks join over
+gloo (the shipped `ddp` config), which is the same launch path as DDP on GPUs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from skyt1.stages.train import last_checkpoint
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _data(path: Path, n: int) -> Path:
+    rows = [{"messages": [{"role": "user", "content": f"What is {i} + {i + 1}?"},
+                          {"role": "assistant", "content": f"{i} + {i + 1} = {2 * i + 1}. The answer is {2 * i + 1}."}]}
+            for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _train(tmp_path: Path, out: str, data: Path, *sets: str, **popen) -> subprocess.Popen:
+    args = [sys.executable, "-m", "skyt1.cli", "train", "--recipe", "tiny", "--data", str(data), "--out",
+            str(tmp_path / out), "--set", f"run_dir={tmp_path / 'run'}", "--set", "threads=1",
+            "--set", "train.max_seq_length=128", "--set", "train.warmup_ratio=0", "--set", "train.save_steps=100"]
+    for s in sets:
+        args += ["--set", s]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def _summary(proc: subprocess.Popen) -> dict:
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr[-4000:]
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, embedded_path):
+    """The embedded model, 3 steps at global batch 4: 1 process x 4 against 2 processes x 2."""
+    data = _data(tmp_path / "d.jsonl", 12)
+    common = ("train.max_steps=3", "train.global_batch_size=4", "train.learning_rate=5e-5")
+    one = _summary(_train(tmp_path, "one", data, *common, "train.per_device_batch_size=4"))
+    two = _summary(_train(tmp_path, "two", data, *common, "train.per_device_batch_size=2", "train.processes=2"))
+    assert one["world_size"] == 1 and two["world_size"] == 2 and two["global_batch_size"] == 4
+    assert sorted(r["rank"] for r in two["ranks"]) == [0, 1] and {r["world_size"] for r in two["ranks"]} == {2}
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["config"]["processes"] == 2 and manifest["config"]["per_device_batch_size"] == 2
+    assert len(one["loss_curve"]) == len(two["loss_curve"]) == 3
+    # Same examples per step, gradients all-reduced: equal up to float summation order.
+    assert max(abs(a - b) for a, b in zip(one["loss_curve"], two["loss_curve"])) < 0.01, (one["loss_curve"],
+                                                                                            two["loss_curve"])
+
+
+def test_batch_arithmetic_uses_the_planned_world_size(tmp_path):
+    data = _data(tmp_path / "d.jsonl", 4)
+    proc = _train(tmp_path, "bad", data, "train.per_device_batch_size=2", "train.processes=2",
+                  "train.global_batch_size=2")
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "world size (2) = 4" in stderr, stderr[-2000:]
+    assert not (tmp_path / "bad" / "recipe.yaml").exists()  # refused before any process started
+
+
+def _rank_pid(rank: int, out: Path) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"skyt1.stages.train" in cmd and str(out).encode() in cmd and f"RANK={rank}".encode() in env:
+            return int(entry.name)
+    return None
+
+
+def test_kill_9_of_one_rank_then_a_rerun_resumes(tmp_path, tiny_model):
+    data = _data(tmp_path / "d.jsonl", 32)
+    sets = ("train.base.backend=transformers", f"train.base.model={tiny_model}", "train.per_device_batch_size=2",
+            "train.processes=2", "train.max_steps=12", "train.save_steps=4", "train.save_total_limit=3")
+    out = tmp_path / "train"
+    first = _train(tmp_path, "train", data, *sets, start_new_session=True)
+    deadline = time.time() + 300
+    while last_checkpoint(out / "checkpoints") is None:
+        assert first.poll() is None, first.communicate()[1][-3000:]
+        assert time.time() < deadline, "no checkpoint within 300 s"
+        time.sleep(0.05)
+    pid = _rank_pid(1, out)
+    assert pid is not None, "rank 1 not found"
+    os.kill(pid, signal.SIGKILL)
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 1 and "training in 2 processes exited" in stderr, stderr[-3000:]
+    assert not (out / "manifest.json").exists()
+    crashed_at = last_checkpoint(out / "checkpoints").name
+    assert crashed_at != "checkpoint-12"
+
+    summary = _summary(_train(tmp_path, "train", data, *sets))
+    assert summary["resumed_from"] == crashed_at and summary["steps"] == 12 and summary["world_size"] == 2
+
+
+def test_a_failing_rank_reports_its_error(tmp_path, tiny_model):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "no answer"}]}) + "\n", encoding="utf-8")
+    proc = _train(tmp_path, "train", bad, "train.base.backend=transformers", f"train.base.model={tiny_model}",
+                  "train.per_device_batch_size=1", "train.processes=2", "train.max_steps=1")
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1 and "rank0 failed" in stderr and "the last message must be the assistant's" in stderr, \
+        stderr[-3000:]
