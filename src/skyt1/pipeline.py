@@ -90,4 +90,4 @@ def run_recipe(recipe: Recipe, *, force: bool = False, log=print) -> dict[str, P
                                    system_prompt=student.system_prompt, batch_size=student.batch_size)}
     models = {k: v for k, v in models.items() if k in recipe.evaluate.models}
     evaluate(models, recipe.evaluate, recipe.score, run, threads=recipe.threads, prices=prices, log=log)
-    return build_report(run, title=f"skyt1 recipe '{recipe.name}'", prices=prices)
+    return build_report(run, title=f"skyt1 recipe '{recipe.name}'", prices=prices, recipe=recipe)

@@ -232,7 +232,7 @@ def build_report(run: Path, title: str = "skyt1 run", prices: dict | None = None
     md += sections.viewer_link(viewer, out)
     if results:
         md += _evaluation(results, published) + ["", *[f"![{c}]({c})" for c in charts], ""]
-        md += sections.comparison(run, results)
+        md += sections.comparison(run, results, viewer=viewer and viewer.relative_to(out).as_posix())
         md += _tokens(results) + [""] + _breakdowns(results) + _settings(results) + [""]
     else:
         md += ["## Evaluation", "", "No finished evaluation in this run.", ""]
@@ -251,7 +251,8 @@ def build_report(run: Path, title: str = "skyt1 run", prices: dict | None = None
         md += ["", *sections.plan_vs_measured(run, recipe_plan_cost(recipe))]
     text = "\n".join(md) + "\n"
     (out / "report.md").write_text(text, encoding="utf-8")
-    (out / "report.html").write_text(markdown_to_html(title, text), encoding="utf-8")
+    (out / "report.html").write_text(markdown_to_html(title, text, head=sections.KATEX_HEAD if viewer else ""),
+                                     encoding="utf-8")
     files = charts + ([scaling] if scaling else []) + curve_charts
     extra = {"viewer": viewer} if viewer else {}
     return {"markdown": out / "report.md", "html": out / "report.html", **extra, **{c: out / c for c in files}}

@@ -8,7 +8,16 @@ from pathlib import Path
 
 from skyt1.report import data
 
-__all__ = ["comparison", "plan_vs_measured", "training", "viewer_link"]
+__all__ = ["KATEX_HEAD", "comparison", "plan_vs_measured", "training", "viewer_link"]
+
+#: report.html renders the math of its problem lists with the viewer's bundled KaTeX (offline)
+KATEX_HEAD = (
+    '<link rel="stylesheet" href="viewer/assets/katex/katex.min.css">'
+    '<script defer src="viewer/assets/katex/katex.min.js"></script>'
+    '<script defer src="viewer/assets/katex/contrib/auto-render.min.js"></script>'
+    "<script>addEventListener('DOMContentLoaded',()=>document.querySelectorAll('li').forEach(e=>"
+    "renderMathInElement(e,{delimiters:[{left:'$$',right:'$$',display:true},{left:'$',right:'$',display:false},"
+    "{left:'\\\\(',right:'\\\\)',display:false}],throwOnError:false})))</script>")
 
 _TRAINING_NOTE = (
     "From `<stage>/log_history*.jsonl` (one file per rank, written at every logging step): loss (mean over "
@@ -60,8 +69,18 @@ def _verdicts(run: Path, label: str, task: str) -> list[dict]:
     return _jsonl(run / "evaluate" / label / task / "score" / "records.jsonl")
 
 
-def comparison(run: Path, results: list[dict], limit: int = 20) -> list[str]:
-    """Base against every other evaluated model, task by task, for results that are shown."""
+def _in_viewer(pid: str, label: str, task: str, viewer: str | None) -> str:
+    """A problem id, linked to it in the trace viewer (``#view=...&q=...``) when there is one."""
+    from urllib.parse import quote
+
+    if viewer is None:
+        return f"`{pid}`"
+    return f"[{pid}]({viewer}#view={quote(f'evaluation: {label} / {task}', safe='')}&q={quote(pid, safe='')})"
+
+
+def comparison(run: Path, results: list[dict], limit: int = 20, viewer: str | None = None) -> list[str]:
+    """Base against every other evaluated model, task by task, for results that are shown; problem
+    ids link into the trace viewer at ``viewer`` (a path relative to the report)."""
     from skyt1.metrics import paired_comparison
 
     shown = {(r["label"], r["task"]) for r in results}
@@ -83,8 +102,8 @@ def comparison(run: Path, results: list[dict], limit: int = 20) -> list[str]:
         questions = {str(v["problem_id"]): str(v.get("question") or "") for v in base}
         for kind in ("fixed", "broke"):
             if c[kind]:
-                items = [f"`{p}` {questions.get(p, '')[:90].replace('|', '/').replace(chr(10), ' ')}"
-                         for p in c[kind][:limit]]
+                items = [f"{_in_viewer(p, label if kind == 'fixed' else 'base', task, viewer)} "
+                         f"{questions.get(p, '')[:90].replace('|', '/').replace(chr(10), ' ')}" for p in c[kind][:limit]]
                 more = f" (and {len(c[kind]) - limit} more)" if len(c[kind]) > limit else ""
                 lists += [f"{task}, {label}: {kind} {len(c[kind])}{more}:", ""] + [f"- {i}" for i in items] + [""]
     return md + [""] + lists

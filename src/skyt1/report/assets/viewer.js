@@ -22,6 +22,8 @@ const SkyView = (() => {
   function math(node) {
     if (window.renderMathInElement) window.renderMathInElement(node, {delimiters: MATH, throwOnError: false});
   }
+  // an answer written in LaTeX without delimiters (\frac{5}{6}) is shown as math
+  const tex = (a) => (a !== null && a !== undefined && /\\/.test(String(a)) && !/\$/.test(String(a)) ? "\\(" + a + "\\)" : a);
   const head = (r) => (r === null || r === undefined || r === "" ? "" : String(r).split(":")[0].trim());
 
   function facets(p) {
@@ -76,7 +78,7 @@ const SkyView = (() => {
     const sum = el("summary");
     sum.appendChild(el("span", null, "#" + s.i + " "));
     sum.appendChild(el("span", "badge " + s.verdict, s.verdict));
-    const bits = [s.reason && "reason: " + s.reason, "extracted: " + (s.extracted ?? "none"),
+    const bits = [s.reason && "reason: " + s.reason, "extracted: " + (tex(s.extracted) ?? "none"),
                   s.tokens !== null && s.tokens !== undefined ? s.tokens + " tokens" : "", s.finish && "finish: " + s.finish];
     sum.appendChild(el("span", null, " " + bits.filter(Boolean).join(" · ") + " "));
     if (s.fate) sum.appendChild(el("span", "badge " + s.fate, s.fate));
@@ -109,7 +111,7 @@ const SkyView = (() => {
     h.appendChild(el("span", null, right + " of " + p.samples.length + " correct"));
     a.appendChild(h);
     a.appendChild(el("div", "question", p.question));
-    if (p.gold !== null && p.gold !== undefined) a.appendChild(el("div", "gold", "gold answer: " + p.gold));
+    if (p.gold !== null && p.gold !== undefined) a.appendChild(el("div", "gold", "gold answer: " + tex(p.gold)));
     for (const s of p.samples) a.appendChild(sample(s));
     return a;
   }
@@ -173,7 +175,11 @@ const SkyView = (() => {
     $("q").addEventListener("input", (e) => { clearTimeout(timer); timer = setTimeout(() => set("q", e.target.value.trim()), 250); });
     $("prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); render(); });
     $("next").addEventListener("click", () => { state.page += 1; render(); });
+    const want = new URLSearchParams(location.hash.slice(1));
+    const v = idx.views.findIndex((x) => x.key === want.get("view"));
+    if (v >= 0) { state.view = v; $("view").value = String(v); }
     fillFacets();
+    if (want.get("q")) { state.q = want.get("q"); $("q").value = state.q; }
     render();
   }
   function index(data) {
