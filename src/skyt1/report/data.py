@@ -115,6 +115,7 @@ def macro_average(accuracies: list[float], stderrs: list[float] | None = None,
     if stderrs is not None:
         se = math.sqrt(sum(s * s for s in stderrs)) / t
         cap = t * t / sum(1 / max(n, 1) for n in n_problems) if n_problems else math.inf
-        n_eff = min(cap, mean * (1 - mean) / (se * se)) if se > 0 else cap
+        # one task: its own interval (Wilson at its problems), as in the per-task table
+        n_eff = min(cap, mean * (1 - mean) / (se * se)) if se > 0 and not (t == 1 and n_problems) else cap
         out.update(stderr=se, ci95=None if math.isinf(n_eff) else wilson_interval(min(1.0, max(0.0, mean)), n_eff))
     return out
