@@ -133,21 +133,22 @@ def _write_view(key: str, problems: list[dict], out: Path) -> dict:
     for p in problems:
         by_source.setdefault(p["source"], []).append(p)
     for source, ps in sorted(by_source.items()):
+        texts = [json.dumps(p, ensure_ascii=False, separators=(",", ":")) for p in ps]  # each serialised once
         start = 0
         while start < len(ps):
             size, end = 0, start
             while end < len(ps) and end - start < CHUNK_PROBLEMS and (size < CHUNK_BYTES or end == start):
-                size += len(json.dumps(ps[end], ensure_ascii=False))
+                size += len(texts[end])
                 end += 1
-            part, n = ps[start:end], len(chunks)
+            n = len(chunks)
             name = f"{slug}/{n:05d}.js"
-            body = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
-            (out / name).write_text(f"SkyView.chunk({json.dumps(key)},{n},{body});\n", encoding="utf-8")
+            (out / name).write_text(f"SkyView.chunk({json.dumps(key)},{n},[{','.join(texts[start:end])}]);\n",
+                                    encoding="utf-8")
             counts = {k: Counter() for k in ("verdict", "reason", "fate")}
-            for p in part:
+            for p in ps[start:end]:
                 for k, values in _facets(p).items():
                     counts[k].update(values)
-            chunks.append({"file": name, "source": source, "n": len(part), **{k: dict(c) for k, c in counts.items()}})
+            chunks.append({"file": name, "source": source, "n": end - start, **{k: dict(c) for k, c in counts.items()}})
             start = end
     return {"key": key, "problems": len(problems), "samples": sum(len(p["samples"]) for p in problems),
             "chunks": chunks}
