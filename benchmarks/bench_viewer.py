@@ -33,7 +33,8 @@ def _write_run(run: Path, rows: int, chars: int) -> None:
                    "correct": k != 3, "extracted": str(p), "reason": "match" if k != 3 else "wrong_answer",
                    "finish_reason": "stop", "usage": {"completion_tokens": chars // 4}}
             if k == 3:
-                dropped.write(json.dumps({**row, "drop_reason": "incorrect:wrong_answer", "dropped_at": "select"}) + "\n")
+                why = {"drop_reason": "incorrect:wrong_answer", "dropped_at": "select"}
+                dropped.write(json.dumps({**row, **why}) + "\n")
             else:
                 kept.write(json.dumps(row) + "\n")
     (run / "curate" / "manifest.json").write_text("{}")

@@ -2,7 +2,8 @@
 evaluation, one line each with the assumption behind it.
 
 ``recipe_plan_cost(recipe)`` returns lines ``{"stage", "what", "tokens_in", "tokens_out",
-"gpu_hours", "cpu_hours", "usd", "assumption"}`` (training's tokens are ``tokens_in``; a number is ``None`` where it cannot be told);
+"gpu_hours", "cpu_hours", "usd", "assumption"}`` (training's tokens are ``tokens_in``; a number is
+``None`` where it cannot be told);
 ``format_plan(lines)`` is the table ``skyt1 cost`` prints and the report shows beside the ledger.
 
 - Tokens out of a generation are ``problems x samples x expected tokens``. The expected tokens are
@@ -120,6 +121,11 @@ def _prompt_tokens(spec) -> int:
     return PROMPT_TOKENS + math.ceil(len(system_prompt_text(spec.system_prompt) or "") / 4)
 
 
+def _unknown(stage: str, what: str, why: str) -> dict:
+    return {"stage": stage, "what": what, "tokens_in": None, "tokens_out": None, "gpu_hours": None, "cpu_hours": None,
+            "usd": None, "assumption": why}
+
+
 def _problems(recipe) -> int | None:
     n = planned_problems(recipe)
     if n is not None:
@@ -137,8 +143,7 @@ def _generation(recipe) -> tuple[list[dict], float | None, float | None]:
     g, run = recipe.generate, recipe.run_path
     problems = _problems(recipe)
     if problems is None:
-        return [{"stage": "generate", "what": "teacher samples", "tokens_in": None, "tokens_out": None, "gpu_hours": None,
-                 "cpu_hours": None, "usd": None, "assumption": "problem count unknown: set generate.limit"}], None, None
+        return [_unknown("generate", "teacher samples", "problem count unknown: set generate.limit")], None, None
     measured = _measured(run / "generate", g.teacher.model)
     mean = measured["mean_tokens"] if measured else g.sampling.max_tokens
     samples = problems * g.sampling.n
@@ -218,8 +223,7 @@ def _evaluation(recipe) -> list[dict]:
             except Exception:  # noqa: BLE001 - a hub benchmark offline: counted as unknown
                 n = ev.limit
             if n is None:
-                lines.append({"stage": "evaluate", "what": f"{label} on {name}", "tokens_in": None, "tokens_out": None,
-                              "gpu_hours": None, "cpu_hours": None, "usd": None, "assumption": "problem count unknown"})
+                lines.append(_unknown("evaluate", f"{label} on {name}", "problem count unknown"))
                 continue
             measured = _measured(recipe.run_path / "evaluate" / label / name / "generate", spec.model)
             mean = measured["mean_tokens"] if measured else ev.sampling.max_tokens
@@ -253,8 +257,8 @@ def _n(x: float | None, fmt: str = ",.0f") -> str:
 def format_plan(lines: list[dict], markdown: bool = False) -> str:
     """The plan as a text table (``markdown``: a pipe table for the report)."""
     head = ("stage", "what", "tokens", "GPU h", "CPU h", "$", "assumption")
-    rows = [(x["stage"], x["what"], _n(x["tokens_out"] or x["tokens_in"]), _n(x["gpu_hours"], ",.2f"), _n(x["cpu_hours"], ",.3f"),
-             _n(x["usd"], ",.2f"), x["assumption"]) for x in lines]
+    rows = [(x["stage"], x["what"], _n(x["tokens_out"] or x["tokens_in"]), _n(x["gpu_hours"], ",.2f"),
+             _n(x["cpu_hours"], ",.3f"), _n(x["usd"], ",.2f"), x["assumption"]) for x in lines]
     if markdown:
         return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
                          + ["| " + " | ".join(r) + " |" for r in rows])

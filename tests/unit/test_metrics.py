@@ -69,7 +69,8 @@ def test_accuracy_stderr_ci_and_pass_at_k_on_a_tiny_example():
     assert s["accuracy"] == pytest.approx(0.5)
     assert s["stderr"] == pytest.approx(se)
     # Wilson at 4 problems (was the normal 0.5 +- 1.96 se): 2 of 4 gives [0.150, 0.850]
-    assert s["ci95"] == pytest.approx(wilson_interval(0.5, 4)) and s["ci95"] == pytest.approx([0.15003, 0.84997], abs=1e-5)
+    assert s["ci95"] == pytest.approx(wilson_interval(0.5, 4))
+    assert s["ci95"] == pytest.approx([0.15003, 0.84997], abs=1e-5)
     assert s["pass@1"] == pytest.approx(0.5)
     assert s["pass@2"] == pytest.approx(0.75)  # 1, 1, 0, 1
     assert "pass@3" not in s  # more than the 2 samples a problem has

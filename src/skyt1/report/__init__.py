@@ -86,9 +86,8 @@ def _evaluation(results: list[dict], published: dict[str, list[dict]]) -> list[s
         mine = [r for r in results if r["label"] == label and r["accuracy"] is not None]
         if not mine:
             continue
-        avg = data.macro_average([r["accuracy"] for r in mine],
-                                 [r["stderr"] for r in mine] if all(r.get("stderr") is not None for r in mine) else None,
-                                 [r["n_problems"] for r in mine])
+        stderrs = [r["stderr"] for r in mine] if all(r.get("stderr") is not None for r in mine) else None
+        avg = data.macro_average([r["accuracy"] for r in mine], stderrs, [r["n_problems"] for r in mine])
         md.append(f"| {label} | {', '.join(r['task'] for r in mine)} | {_score(avg['accuracy'], avg['ci95'])} |")
         tasks = [r["task"] for r in mine]
         for model in sorted({p["model"] for t in tasks for p in published.get(t, [])}):

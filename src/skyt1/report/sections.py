@@ -48,7 +48,8 @@ def training(run: Path, out: Path) -> tuple[list[str], list[str]]:
         first = [r for r in rows if int(r.get("rank", 0)) == ranks[0]]
         if not md:
             md += ["## Training", "", _TRAINING_NOTE, "",
-                   "| stage | steps | loss first -> last | last learning rate | last gradient norm | tokens/s by rank |",
+                   "| stage | steps | loss first -> last | last learning rate | last gradient norm "
+                   "| tokens/s by rank |",
                    "|---|---|---|---|---|---|"]
         tps = ", ".join(f"{rank}: {statistics.fmean(v):,.1f}" for rank in ranks
                         if (v := [r["tokens_per_second"] for r in rows
@@ -67,6 +68,10 @@ def _verdicts(run: Path, label: str, task: str) -> list[dict]:
     from skyt1.report.viewer import _jsonl
 
     return _jsonl(run / "evaluate" / label / task / "score" / "records.jsonl")
+
+
+def _snippet(text: str) -> str:
+    return text[:90].replace("|", "/").replace("\n", " ")  # one line, inside a Markdown list item
 
 
 def _in_viewer(pid: str, label: str, task: str, viewer: str | None) -> str:
@@ -102,8 +107,9 @@ def comparison(run: Path, results: list[dict], limit: int = 20, viewer: str | No
         questions = {str(v["problem_id"]): str(v.get("question") or "") for v in base}
         for kind in ("fixed", "broke"):
             if c[kind]:
-                items = [f"{_in_viewer(p, label if kind == 'fixed' else 'base', task, viewer)} "
-                         f"{questions.get(p, '')[:90].replace('|', '/').replace(chr(10), ' ')}" for p in c[kind][:limit]]
+                where = label if kind == "fixed" else "base"  # the model that solved it
+                items = [f"{_in_viewer(p, where, task, viewer)} {_snippet(questions.get(p, ''))}"
+                         for p in c[kind][:limit]]
                 more = f" (and {len(c[kind]) - limit} more)" if len(c[kind]) > limit else ""
                 lists += [f"{task}, {label}: {kind} {len(c[kind])}{more}:", ""] + [f"- {i}" for i in items] + [""]
     return md + [""] + lists
@@ -155,5 +161,5 @@ def viewer_link(index: Path | None, out: Path) -> list[str]:
     if index is None:
         return []
     rel = index.relative_to(out).as_posix()
-    return ["## Traces", "", f"Every sample, its verdict and why curation kept or dropped it: [the trace viewer]({rel}) "
-            "(a static page: opens from disk, offline).", ""]
+    return ["## Traces", "", "Every sample, its verdict and why curation kept or dropped it: "
+            f"[the trace viewer]({rel}) (a static page: opens from disk, offline).", ""]

@@ -148,7 +148,8 @@ def _write_view(key: str, problems: list[dict], out: Path) -> dict:
             for p in ps[start:end]:
                 for k, values in _facets(p).items():
                     counts[k].update(values)
-            chunks.append({"file": name, "source": source, "n": end - start, **{k: dict(c) for k, c in counts.items()}})
+            chunks.append({"file": name, "source": source, "n": end - start,
+                           **{k: dict(c) for k, c in counts.items()}})
             start = end
     return {"key": key, "problems": len(problems), "samples": sum(len(p["samples"]) for p in problems),
             "chunks": chunks}

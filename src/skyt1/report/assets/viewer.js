@@ -23,14 +23,16 @@ const SkyView = (() => {
     if (window.renderMathInElement) window.renderMathInElement(node, {delimiters: MATH, throwOnError: false});
   }
   // an answer written in LaTeX without delimiters (\frac{5}{6}) is shown as math
-  const tex = (a) => (a !== null && a !== undefined && /\\/.test(String(a)) && !/\$/.test(String(a)) ? "\\(" + a + "\\)" : a);
+  const tex = (a) => (a !== null && a !== undefined && /\\/.test(String(a)) && !/\$/.test(String(a))
+    ? "\\(" + a + "\\)" : a);
   const head = (r) => (r === null || r === undefined || r === "" ? "" : String(r).split(":")[0].trim());
 
   function facets(p) {
     if (!p._f) {
       p._f = {verdict: new Set(p.samples.map((s) => s.verdict)),
               reason: new Set(p.samples.map((s) => head(s.reason) || "(none)")),
-              fate: new Set(p.samples.filter((s) => s.fate).map((s) => s.fate === "dropped" ? "dropped: " + s.drop : s.fate))};
+              fate: new Set(p.samples.filter((s) => s.fate)
+                .map((s) => (s.fate === "dropped" ? "dropped: " + s.drop : s.fate)))};
       p._hay = [p.id, p.question, p.gold || ""].concat(p.samples.map((s) => s.text + " " + (s.formatted || "")
         + " " + (s.why || "") + " " + (s.extracted ?? ""))).join("\n").toLowerCase();
     }
@@ -79,7 +81,8 @@ const SkyView = (() => {
     sum.appendChild(el("span", null, "#" + s.i + " "));
     sum.appendChild(el("span", "badge " + s.verdict, s.verdict));
     const bits = [s.reason && "reason: " + s.reason, "extracted: " + (tex(s.extracted) ?? "none"),
-                  s.tokens !== null && s.tokens !== undefined ? s.tokens + " tokens" : "", s.finish && "finish: " + s.finish];
+                  s.tokens !== null && s.tokens !== undefined ? s.tokens + " tokens" : "",
+                  s.finish && "finish: " + s.finish];
     sum.appendChild(el("span", null, " " + bits.filter(Boolean).join(" · ") + " "));
     if (s.fate) sum.appendChild(el("span", "badge " + s.fate, s.fate));
     if (s.why) sum.appendChild(el("span", "why", " " + s.why + " "));
@@ -136,8 +139,10 @@ const SkyView = (() => {
     for (const p of shown) list.appendChild(card(p));
     math(list);
     const all = scanned === total;
-    $("status").textContent = shown.length ? `problems ${state.page * PAGE + 1}-${state.page * PAGE + shown.length} of `
-      + (all ? found.length : "at least " + found.length) + ` (${view.problems} in view; ${scanned} of ${view.chunks.length} chunks read)`
+    const first = state.page * PAGE + 1, last = state.page * PAGE + shown.length;
+    $("status").textContent = shown.length
+      ? `problems ${first}-${last} of ${all ? found.length : "at least " + found.length} `
+        + `(${view.problems} in view; ${scanned} of ${view.chunks.length} chunks read)`
       : "no problem matches";
     $("prev").disabled = state.page === 0;
     $("next").disabled = found.length <= (state.page + 1) * PAGE;
@@ -158,7 +163,9 @@ const SkyView = (() => {
     const view = idx.views[state.view], tally = {source: {}, verdict: {}, reason: {}, fate: {}};
     for (const c of view.chunks) {
       tally.source[c.source] = (tally.source[c.source] || 0) + c.n;
-      for (const k of ["verdict", "reason", "fate"]) for (const [v, n] of Object.entries(c[k] || {})) tally[k][v] = (tally[k][v] || 0) + n;
+      for (const k of ["verdict", "reason", "fate"]) {
+        for (const [v, n] of Object.entries(c[k] || {})) tally[k][v] = (tally[k][v] || 0) + n;
+      }
     }
     for (const k of Object.keys(tally)) { options(k, Object.keys(tally[k]).sort(), tally[k]); state[k] = ""; }
   }
@@ -168,11 +175,20 @@ const SkyView = (() => {
     render();
   }
   function init() {
-    $("view").replaceChildren(...idx.views.map((v, i) => { const o = el("option", null, `${v.key} (${v.problems})`); o.value = i; return o; }));
+    $("view").replaceChildren(...idx.views.map((v, i) => {
+      const o = el("option", null, `${v.key} (${v.problems})`);
+      o.value = i;
+      return o;
+    }));
     $("view").addEventListener("change", (e) => { state.view = +e.target.value; fillFacets(); set("page", 0); });
-    for (const k of ["source", "verdict", "reason", "fate"]) $(k).addEventListener("change", (e) => set(k, e.target.value));
+    for (const k of ["source", "verdict", "reason", "fate"]) {
+      $(k).addEventListener("change", (e) => set(k, e.target.value));
+    }
     let timer = null;
-    $("q").addEventListener("input", (e) => { clearTimeout(timer); timer = setTimeout(() => set("q", e.target.value.trim()), 250); });
+    $("q").addEventListener("input", (e) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => set("q", e.target.value.trim()), 250);
+    });
     $("prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); render(); });
     $("next").addEventListener("click", () => { state.page += 1; render(); });
     const want = new URLSearchParams(location.hash.slice(1));
