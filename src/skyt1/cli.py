@@ -351,15 +351,20 @@ def evaluate(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(Path("runs/tiny"), help="run directory")) -> None:
-    """Write the Markdown/HTML report (charts, intervals, cost table) for a run directory.
+def report(run_dir: Path = typer.Argument(Path("runs/tiny"), help="run directory"),
+           recipe: Optional[str] = typer.Option(None, help="the run's recipe: its planned cost beside the ledgers"),
+           sets: Optional[list[str]] = SetOpt) -> None:
+    """Write the Markdown/HTML report (charts, intervals, training curves, cost) and the trace viewer
+    (`report/viewer/index.html`) for a run directory.
 
-    Example: `skyt1 report runs/tiny`
+    Example: `skyt1 report runs/tiny --recipe tiny`
     """
     from skyt1.report import build_report
 
-    paths = build_report(run_dir)
-    typer.echo(f"report: {paths['markdown']}  {paths['html']}")
+    r = _recipe(recipe, sets) if recipe else None
+    paths = build_report(run_dir, prices=r.prices.model_dump() if r else None, recipe=r)
+    typer.echo(f"report: {paths['markdown']}  {paths['html']}" + (f"  viewer: {paths['viewer']}" if "viewer" in paths
+                                                                   else ""))
 
 
 @app.command()

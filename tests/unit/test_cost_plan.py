@@ -66,3 +66,14 @@ def test_cost_command_prints_the_plan_before_the_training_estimate():
     assert res.exit_code == 0, res.output
     assert res.output.index("Whole recipe, planned") < res.output.index("published Sky-T1-32B-Preview")
     assert "rewrite up to" in res.output and "gpt-4o-mini" in res.output
+
+
+def test_report_command_puts_the_plan_beside_the_ledgers(tmp_path):
+    from report_run import make_run
+
+    run = make_run(tmp_path / "run")
+    res = CliRunner().invoke(app, ["report", str(run), "--recipe", "tiny"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "viewer:" in res.output and (run / "report" / "viewer" / "index.html").is_file()
+    md = (run / "report" / "report.md").read_text(encoding="utf-8")
+    assert "## Planned and measured cost" in md and "| generate | 64 problems x 4 samples" in md
