@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from skyt1.report.viewer import build_viewer  # noqa: E402
+from skyt1.report.viewer import build_viewer
 
 
 def _write_run(run: Path, rows: int, chars: int) -> None:

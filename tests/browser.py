@@ -13,6 +13,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; annotations are not evaluated
 
 __all__ = ["Browser", "chromium"]
 
@@ -42,7 +46,7 @@ class Browser:
              f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "--allow-file-access-from-files",
              "about:blank"],
             pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: _onto_3_and_4(to_browser_r, from_browser_w))
+            preexec_fn=lambda: _onto_3_and_4(to_browser_r, from_browser_w))  # noqa: PLW1509 - no threads here
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._id, self._buf, self.width, self.height = 0, b"", width, height
@@ -82,8 +86,8 @@ class Browser:
     def close(self) -> None:
         try:
             self.send("Browser.close", timeout=5)
-        except Exception:  # noqa: BLE001 - it may be gone already
-            pass
+        except (OSError, RuntimeError, TimeoutError):  # it may be gone already
+            self.proc.kill()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -92,7 +96,7 @@ class Browser:
             os.close(fd)
         shutil.rmtree(self._profile, ignore_errors=True)
 
-    def __enter__(self) -> Browser:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 
 from skyt1.cli import app
 from skyt1.config import load_recipe
-from skyt1.cost_plan import EMBEDDED_TOKENS_PER_SECOND, format_plan, planned_problems, recipe_plan_cost
+from skyt1.cost_plan import (
+    EMBEDDED_TOKENS_PER_SECOND,
+    format_plan,
+    planned_problems,
+    recipe_plan_cost,
+)
 
 
 def _line(lines, stage, what=""):

@@ -5,7 +5,14 @@ from math import comb
 
 import pytest
 
-from skyt1.metrics import mcnemar_exact, mean_interval, paired_comparison, pass_at_k, summarize, wilson_interval
+from skyt1.metrics import (
+    mcnemar_exact,
+    mean_interval,
+    paired_comparison,
+    pass_at_k,
+    summarize,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(

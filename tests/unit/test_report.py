@@ -150,7 +150,7 @@ def _script_json(path: Path, call: str):
 def test_viewer_data_holds_every_sample_with_its_verdict_and_fate(tmp_path, monkeypatch):
     from report_run import make_run
 
-    import skyt1.report.viewer as viewer
+    from skyt1.report import viewer
 
     monkeypatch.setattr(viewer, "CHUNK_PROBLEMS", 2)  # numina's 3 problems take two chunks
     run = make_run(tmp_path / "run")

@@ -48,8 +48,8 @@ def training(run: Path, out: Path) -> tuple[list[str], list[str]]:
         first = [r for r in rows if int(r.get("rank", 0)) == ranks[0]]
         if not md:
             md += ["## Training", "", _TRAINING_NOTE, "",
-                   "| stage | steps | loss first -> last | last learning rate | last gradient norm "
-                   "| tokens/s by rank |",
+                   ("| stage | steps | loss first -> last | last learning rate | last gradient norm "
+                    "| tokens/s by rank |"),
                    "|---|---|---|---|---|---|"]
         tps = ", ".join(f"{rank}: {statistics.fmean(v):,.1f}" for rank in ranks
                         if (v := [r["tokens_per_second"] for r in rows
@@ -93,8 +93,8 @@ def comparison(run: Path, results: list[dict], limit: int = 20, viewer: str | No
     if not pairs:
         return []
     md = ["## Base against trained, by problem", "", _PAIRED_NOTE, "",
-          "| task | models | problems | fixed | broke | both / neither solved | difference [95% paired bootstrap] | "
-          "McNemar p |", "|---|---|---|---|---|---|---|---|"]
+          ("| task | models | problems | fixed | broke | both / neither solved | difference [95% paired bootstrap] | "
+           "McNemar p |"), "|---|---|---|---|---|---|---|---|"]
     lists = []
     for label, task in pairs:
         base, other = _verdicts(run, "base", task), _verdicts(run, label, task)
@@ -132,10 +132,11 @@ def _measured_by_line(run: Path) -> dict[str, dict]:
 def plan_vs_measured(run: Path, plan: list[dict]) -> list[str]:
     """The plan's lines (``skyt1.cost_plan``) beside what this run's ledgers measured."""
     measured = _measured_by_line(run)
-    md = ["## Planned and measured cost", "", "Planned before the run (`skyt1 cost`, each line with its assumption) "
-          "beside the stage ledgers. Planned token counts of generation are upper bounds unless measured.", "",
-          "| stage | what | planned $ | measured $ | planned GPU h | measured GPU h | planned CPU h | measured CPU h "
-          "| assumption |", "|---|---|---|---|---|---|---|---|---|"]
+    md = ["## Planned and measured cost", "",
+          ("Planned before the run (`skyt1 cost`, each line with its assumption) beside the stage ledgers. "
+           "Planned token counts of generation are upper bounds unless measured."), "",
+          ("| stage | what | planned $ | measured $ | planned GPU h | measured GPU h | planned CPU h | measured CPU h "
+           "| assumption |"), "|---|---|---|---|---|---|---|---|---|"]
 
     def f(x, p=4):
         return "?" if x is None else f"{x:.{p}f}"
@@ -161,5 +162,5 @@ def viewer_link(index: Path | None, out: Path) -> list[str]:
     if index is None:
         return []
     rel = index.relative_to(out).as_posix()
-    return ["## Traces", "", "Every sample, its verdict and why curation kept or dropped it: "
-            f"[the trace viewer]({rel}) (a static page: opens from disk, offline).", ""]
+    return ["## Traces", "", ("Every sample, its verdict and why curation kept or dropped it: "
+                             f"[the trace viewer]({rel}) (a static page: opens from disk, offline)."), ""]

@@ -27,7 +27,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["MetricsLog", "log_history_files", "read_log_history"]
+__all__ = ["MetricsLog", "log_history_files", "read_log_history"]  # noqa: F822 - MetricsLog: module __getattr__
 
 
 def _rank() -> int:
