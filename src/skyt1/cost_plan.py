@@ -254,11 +254,16 @@ def _n(x: float | None, fmt: str = ",.0f") -> str:
     return "?" if x is None else format(x, fmt)
 
 
+def _usd(x: float | None) -> str:
+    return "?" if x is None else (f"{x:,.2f}" if x >= 1 else f"{x:.4f}")  # cents matter on a CPU run
+
+
 def format_plan(lines: list[dict], markdown: bool = False) -> str:
     """The plan as a text table (``markdown``: a pipe table for the report)."""
     head = ("stage", "what", "tokens", "GPU h", "CPU h", "$", "assumption")
     rows = [(x["stage"], x["what"], _n(x["tokens_out"] or x["tokens_in"]), _n(x["gpu_hours"], ",.2f"),
-             _n(x["cpu_hours"], ",.3f"), _n(x["usd"], ",.2f"), x["assumption"]) for x in lines]
+             _n(x["cpu_hours"], ",.3f"), _usd(x["usd"]), x["assumption"]) for x in lines]
+    rows[-1] = (*rows[-1][:2], "", *rows[-1][3:]) if lines and lines[-1]["stage"] == "total" else rows[-1]
     if markdown:
         return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
                          + ["| " + " | ".join(r) + " |" for r in rows])
