@@ -331,15 +331,20 @@ def evaluate(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(Path("runs/tiny"), help="run directory")) -> None:
-    """Write the Markdown/HTML report (charts, intervals, cost table) for a run directory.
+def report(run_dir: Path = typer.Argument(Path("runs/tiny"), help="run directory"),
+           recipe: Optional[str] = typer.Option(None, help="the run's recipe: its planned cost beside the ledgers"),
+           sets: Optional[list[str]] = SetOpt) -> None:
+    """Write the Markdown/HTML report (charts, intervals, training curves, cost) and the trace viewer
+    (`report/viewer/index.html`) for a run directory.
 
-    Example: `skyt1 report runs/tiny`
+    Example: `skyt1 report runs/tiny --recipe tiny`
     """
     from skyt1.report import build_report
 
-    paths = build_report(run_dir)
-    typer.echo(f"report: {paths['markdown']}  {paths['html']}")
+    r = _recipe(recipe, sets) if recipe else None
+    paths = build_report(run_dir, prices=r.prices.model_dump() if r else None, recipe=r)
+    typer.echo(f"report: {paths['markdown']}  {paths['html']}" + (f"  viewer: {paths['viewer']}" if "viewer" in paths
+                                                                   else ""))
 
 
 @app.command()
@@ -392,16 +397,23 @@ def cost(
     mfu: float = typer.Option(0.35, help="assumed model FLOPs utilization"),
     gpu: Optional[str] = typer.Option(None, help="GPU type (default: the recipe's, else H100)"),
 ) -> None:
-    """Estimate a recipe's training time and dollars (6·N·D at an assumed MFU) before training runs.
+    """Estimate a whole recipe's cost before it runs (generation, rewriter, training, evaluation), and
+    its training time and dollars (6·N·D at an assumed MFU).
 
     The token count is the recipe's `estimate.tokens_per_epoch`, else the curated set's.
 
     Example: `skyt1 cost sky-t1-32b-preview --mfu 0.08`
     """
     r = _recipe(recipe, sets)
+    from skyt1.cost_plan import format_plan, recipe_plan_cost
     from skyt1.estimate import recipe_estimate
 
-    _guard(lambda: typer.echo(recipe_estimate(r, mfu=mfu, gpu=gpu)))
+    def show():
+        typer.echo(f"Whole recipe, planned (each line with its assumption):\n{format_plan(recipe_plan_cost(r))}\n")
+        typer.echo("Training, in detail:")
+        typer.echo(recipe_estimate(r, mfu=mfu, gpu=gpu))  # a ValueError (no token count) exits 2, plan shown
+
+    _guard(show)
 
 
 def main() -> None:  # pragma: no cover

@@ -4,9 +4,17 @@
   "pass@1 averaged over n samples" that DeepSeek-R1 (arXiv:2501.12948, sec. 3.1) and Sky-T1
   report. Every problem weighs the same, however many samples it has.
 - ``stderr`` is the standard error of that mean across problems (sample standard deviation of
-  the per-problem accuracies over sqrt(#problems)); ``ci95`` is the normal interval
-  accuracy +- 1.96 stderr, clipped to [0, 1]. It measures problem-sampling noise, the
-  uncertainty that matters when comparing with a published number on the same benchmark.
+  the per-problem accuracies over sqrt(#problems)); ``ci95`` is the Wilson score interval
+  (``wilson_interval``) at the number of problems. It measures problem-sampling noise, the
+  uncertainty that matters when comparing with a published number on the same benchmark. Unlike
+  the normal interval (accuracy +- 1.96 stderr) it keeps its coverage on small benchmarks and
+  near 0% or 100% (30 AIME problems all wrong give [0%, 11.4%], not [0%, 0%]; Brown, Cai and
+  DasGupta 2001, "Interval Estimation for a Binomial Proportion", Statist. Sci. 16(2)). With one
+  sample per problem it is the textbook Wilson interval; with n samples per problem the
+  per-problem accuracies lie in [0, 1], whose variance is at most p(1-p), so it is conservative.
+- ``paired_comparison`` compares two models on the same problems: which problems one solved and
+  the other did not, the exact McNemar test on those discordant problems, and a paired bootstrap
+  interval of the accuracy difference.
 - ``pass@k`` is the unbiased estimator of Chen et al. (2021, arXiv:2107.03374, sec. 2.1),
   averaged over problems, for each requested k no larger than the fewest samples of a problem.
 - ``maj@n`` is majority voting (self-consistency, Wang et al. 2022) over the extracted answers.
@@ -18,9 +26,34 @@ import math
 import statistics
 from collections.abc import Callable
 
-__all__ = ["pass_at_k", "summarize"]
+__all__ = ["Z95", "mcnemar_exact", "mean_interval", "paired_comparison", "pass_at_k", "summarize", "wilson_interval"]
 
 BREAKDOWN_KEYS = ("level", "difficulty", "subject")
+Z95 = 1.96  # the two-sided 95% normal quantile, as in the papers whose intervals we sit beside
+
+
+def wilson_interval(p: float, n: float, z: float = Z95) -> list[float]:
+    """The Wilson score interval ``[lo, hi]`` (inside [0, 1]) of a proportion ``p`` seen over ``n``
+    trials (E. B. Wilson 1927, JASA 22:209): the ``p0`` with ``|p - p0| <= z sqrt(p0 (1 - p0) / n)``.
+    ``n`` may be an effective, non-integer sample size; ``n <= 0`` gives ``[0, 1]``."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"a proportion is in [0, 1], got {p}")
+    if n <= 0:
+        return [0.0, 1.0]
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def mean_interval(values: list[float]) -> tuple[float | None, float | None, list[float] | None]:
+    """``(mean, stderr, ci95)`` of per-problem scores in [0, 1]: the one interval every score in
+    skyt1 carries (``summarize``, the scaling points); ``ci95`` is ``wilson_interval(mean, len)``."""
+    if not values:
+        return None, None, None
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, se, wilson_interval(min(1.0, max(0.0, mean)), len(values))
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -84,9 +117,7 @@ def summarize(
     n_problems = len(by_problem)
     means = [sum(bool(s.get("correct")) for s in ss) / len(ss) for ss in by_problem.values()]
 
-    accuracy = statistics.fmean(means) if means else None
-    stderr = statistics.stdev(means) / math.sqrt(n_problems) if n_problems > 1 else (0.0 if means else None)
-    ci95 = [max(0.0, accuracy - 1.96 * stderr), min(1.0, accuracy + 1.96 * stderr)] if means else None
+    accuracy, stderr, ci95 = mean_interval(means)
 
     out: dict = {
         "n_problems": n_problems,
@@ -134,4 +165,51 @@ def summarize(
                 value: {"accuracy": statistics.fmean(ms), "n": len(ms)}
                 for value, ms in sorted(groups.items(), key=lambda kv: _natural(kv[0]))
             }
+    return out
+
+
+def _per_problem(verdicts: list[dict]) -> dict[str, float]:
+    rows: dict[str, list[bool]] = {}
+    for v in verdicts:
+        rows.setdefault(str(v["problem_id"]), []).append(bool(v.get("correct")))
+    return {pid: sum(c) / len(c) for pid, c in rows.items()}
+
+
+def mcnemar_exact(fixed: int, broke: int) -> float:
+    """Two-sided exact McNemar p-value: under "no difference" each of the ``fixed + broke``
+    discordant problems is a fair coin, so ``p = min(1, 2 P(X <= min(fixed, broke)))``,
+    X ~ Binomial(fixed + broke, 1/2) (McNemar 1947; the exact form of Fay 2010, R exact2x2)."""
+    n = fixed + broke
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(fixed, broke) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def paired_comparison(base: list[dict], other: list[dict], *, resamples: int = 10_000, seed: int = 0) -> dict:
+    """Compare two models' verdicts (``problem_id``, ``correct``) on the problems both answered.
+
+    A problem counts solved when more than half of its samples are correct (with one sample: that
+    sample). ``fixed`` = solved by ``other`` only, ``broke`` = solved by ``base`` only (sorted ids);
+    ``mcnemar_p`` is the exact McNemar p-value on those. ``difference`` is the mean per-problem
+    accuracy (avg@n) of ``other`` minus ``base``, with ``difference_ci95``: the percentile interval
+    of ``resamples`` paired bootstrap resamples of the problems (Efron & Tibshirani 1993, ch. 13),
+    seeded, so the report is reproducible.
+    """
+    import numpy as np
+
+    a, b = _per_problem(base), _per_problem(other)
+    common = sorted(set(a) & set(b))
+    fixed = [p for p in common if a[p] <= 0.5 < b[p]]
+    broke = [p for p in common if b[p] <= 0.5 < a[p]]
+    out = {"n_problems": len(common), "fixed": fixed, "broke": broke,
+           "both_solved": sum(a[p] > 0.5 and b[p] > 0.5 for p in common),
+           "neither_solved": sum(a[p] <= 0.5 and b[p] <= 0.5 for p in common),
+           "mcnemar_p": mcnemar_exact(len(fixed), len(broke)), "difference": None, "difference_ci95": None}
+    if common:
+        d = np.array([b[p] - a[p] for p in common])
+        idx = np.random.default_rng(seed).integers(0, len(d), size=(resamples, len(d)))
+        means = d[idx].mean(axis=1)
+        out["difference"] = float(d.mean())
+        out["difference_ci95"] = [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]
     return out

@@ -36,4 +36,5 @@ def run_recipe(recipe: Recipe, *, force: bool = False, log=print) -> dict[str, P
         stage = module.plan(recipe)
         run_stage(stage, force, lambda: module.run(recipe, stage), log)  # noqa: B023 - called at once
     evaluate.run(recipe, log=log)
-    return build_report(recipe.run_path, title=f"skyt1 recipe '{recipe.name}'", prices=recipe.prices.model_dump())
+    return build_report(recipe.run_path, title=f"skyt1 recipe '{recipe.name}'", prices=recipe.prices.model_dump(),
+                        recipe=recipe)

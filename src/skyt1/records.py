@@ -36,6 +36,7 @@ __all__ = [
     "run_stage",
     "read_jsonl",
     "write_json_atomic",
+    "package_versions",
     "file_sha256",
     "config_hash",
     "PROBLEM_FIELDS",
@@ -109,9 +110,13 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("skyt1", "torch", "transformers", "trl", "peft", "accelerate", "math-verify", "vllm", "ray"):
+_RUN_PACKAGES = ("skyt1", "torch", "transformers", "trl", "peft", "accelerate", "math-verify", "vllm", "ray")
+
+
+def package_versions(packages: Iterable[str] = _RUN_PACKAGES, python: bool = True) -> dict[str, str]:
+    """Installed versions of ``packages`` (those not installed are left out), and Python's."""
+    out = {"python": platform.python_version()} if python else {}
+    for pkg in packages:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -249,7 +254,7 @@ class Stage:
             "config": self.config,
             "config_hash": self.hash,
             "seed": self.seed,
-            "versions": _versions(),
+            "versions": package_versions(),
             "command": sys.argv,
             "inputs": {str(p): file_sha256(p) for p in self.inputs if Path(p).is_file()},
             "outputs": {p.name: file_sha256(p) for p in (self.records_path,) if p.exists()},

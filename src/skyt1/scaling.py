@@ -33,13 +33,13 @@ over its n votes for self-consistency).
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from skyt1.backends.base import Backend, Completion, Request, SamplingParams
+from skyt1.metrics import mean_interval  # re-exported: the one interval of every score
 
 __all__ = [
     "BudgetForcedBackend",
@@ -183,15 +183,6 @@ class BudgetForcedBackend:
 
     def close(self) -> None:
         pass
-
-
-def mean_interval(values: list[float]) -> tuple[float | None, float | None, list[float] | None]:
-    """``(mean, stderr, ci95)`` as in ``skyt1.metrics``: the normal interval, clipped to [0, 1]."""
-    if not values:
-        return None, None, None
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return mean, se, [max(0.0, mean - 1.96 * se), min(1.0, mean + 1.96 * se)]
 
 
 def budget_point(summary: dict, forcing: Forcing) -> dict:

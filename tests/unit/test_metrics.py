@@ -5,7 +5,14 @@ from math import comb
 
 import pytest
 
-from skyt1.metrics import pass_at_k, summarize
+from skyt1.metrics import (
+    mcnemar_exact,
+    mean_interval,
+    paired_comparison,
+    pass_at_k,
+    summarize,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +75,9 @@ def test_accuracy_stderr_ci_and_pass_at_k_on_a_tiny_example():
     assert s["n_problems"] == 4 and s["n_samples"] == 8
     assert s["accuracy"] == pytest.approx(0.5)
     assert s["stderr"] == pytest.approx(se)
-    assert s["ci95"] == pytest.approx([0.5 - 1.96 * se, 0.5 + 1.96 * se])
+    # Wilson at 4 problems (was the normal 0.5 +- 1.96 se): 2 of 4 gives [0.150, 0.850]
+    assert s["ci95"] == pytest.approx(wilson_interval(0.5, 4))
+    assert s["ci95"] == pytest.approx([0.15003, 0.84997], abs=1e-5)
     assert s["pass@1"] == pytest.approx(0.5)
     assert s["pass@2"] == pytest.approx(0.75)  # 1, 1, 0, 1
     assert "pass@3" not in s  # more than the 2 samples a problem has
@@ -82,9 +91,47 @@ def test_accuracy_is_the_mean_of_per_problem_means():
     assert s["samples_per_problem"] == {"min": 1, "max": 4}
 
 
-def test_ci_is_clipped_to_the_unit_interval():
+def test_ci_stays_in_the_unit_interval_and_is_not_empty_at_the_edges():
     s = summarize([_v("p1", True), _v("p2", True), _v("p3", True), _v("p4", False)])
-    assert s["ci95"][1] == 1.0 and s["ci95"][0] < s["accuracy"]
+    assert s["ci95"][0] < s["accuracy"] < s["ci95"][1] <= 1.0
+    # all right: the normal interval would be [1, 1]; Wilson still admits a miss rate
+    s = summarize([_v(f"p{i}", True) for i in range(30)])
+    assert s["ci95"][1] == 1.0 and s["ci95"][0] == pytest.approx(1 - 0.11351, abs=1e-4)
+
+
+def test_wilson_interval_matches_published_values():
+    # 0 of 30 (an AIME year all wrong): [0, 11.35%] (Brown, Cai & DasGupta 2001 give the formula)
+    assert wilson_interval(0.0, 30) == pytest.approx([0.0, 0.11351], abs=1e-5)
+    assert wilson_interval(0.5, 4) == pytest.approx([0.15003, 0.84997], abs=1e-5)
+    assert wilson_interval(0.3, 0) == [0.0, 1.0]
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        wilson_interval(1.5, 10)
+    mean, se, ci = mean_interval([0.25, 0.75, 1.0, 0.0])
+    assert mean == 0.5 and ci == wilson_interval(0.5, 4) and se > 0
+    assert mean_interval([]) == (None, None, None)
+
+
+def test_mcnemar_exact_p_values():
+    assert mcnemar_exact(7, 1) == pytest.approx(18 / 256)  # binom.test(1, 8) in R: 0.07031
+    assert mcnemar_exact(3, 3) == 1.0 and mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(10, 0) == pytest.approx(2 / 1024)
+
+
+def test_paired_comparison_names_fixed_and_broken_problems():
+    base = [_v("a", False), _v("b", True), _v("c", True), _v("d", False), _v("x", True)]
+    trained = [_v("a", True), _v("b", False), _v("c", True), _v("d", True), _v("y", True)]
+    c = paired_comparison(base, trained, resamples=2000)
+    assert c["n_problems"] == 4  # x and y were not answered by both
+    assert c["fixed"] == ["a", "d"] and c["broke"] == ["b"]
+    assert (c["both_solved"], c["neither_solved"]) == (1, 0)
+    assert c["mcnemar_p"] == pytest.approx(mcnemar_exact(2, 1)) == 1.0
+    assert c["difference"] == pytest.approx(0.25)
+    lo, hi = c["difference_ci95"]
+    assert -1 <= lo < 0.25 < hi <= 1
+    assert paired_comparison(base, trained, resamples=2000) == c  # seeded: the report is reproducible
+    # n samples per problem: solved means more than half right
+    many = paired_comparison([_v("a", True), _v("a", False)], [_v("a", True), _v("a", True)])
+    assert many["fixed"] == ["a"] and many["difference"] == pytest.approx(0.5)
 
 
 def _as_number(a: str, b: str) -> bool:

@@ -139,3 +139,66 @@ def test_html_escapes_everything_but_its_own_markup():
     assert '<a href="https://e.org">ok</a>' in page and "javascript" in page and 'href="javascript' not in page
     assert "<li><strong>bold</strong> and <em>it</em></li>" in page
     assert "<pre><code>```\n&lt;i&gt;</code></pre>" in page
+
+
+def _script_json(path: Path, call: str):
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(call + "(") and text.rstrip().endswith(");")
+    return json.loads("[" + text.strip()[len(call) + 1:-2] + "]")
+
+
+def test_viewer_data_holds_every_sample_with_its_verdict_and_fate(tmp_path, monkeypatch):
+    from report_run import make_run
+
+    from skyt1.report import viewer
+
+    monkeypatch.setattr(viewer, "CHUNK_PROBLEMS", 2)  # numina's 3 problems take two chunks
+    run = make_run(tmp_path / "run")
+    paths = build_report(run)
+    root = paths["viewer"].parent
+    assert (root / "assets" / "katex" / "katex.min.js").is_file() and (root / "assets" / "katex" / "LICENSE").is_file()
+    (index,) = _script_json(root / "data" / "index.js", "SkyView.index")
+    views = {v["key"]: v for v in index["views"]}
+    assert set(views) == {"teacher traces", "evaluation: base / aime24", "evaluation: trained / aime24"}
+    traces = views["teacher traces"]
+    assert (traces["problems"], traces["samples"]) == (5, 15)
+    assert [(c["source"], c["n"]) for c in traces["chunks"]] == [("aops", 2), ("numina", 2), ("numina", 1)]
+    assert traces["chunks"][0]["fate"] == {"kept": 1, "dropped: incorrect": 2, "dropped: contaminated": 1}
+    problems = {}
+    for c in traces["chunks"]:
+        key, n, rows = _script_json(root / "data" / c["file"], "SkyView.chunk")
+        assert key == "teacher traces" and traces["chunks"][n] is c
+        problems.update({p["id"]: p for p in rows})
+    dup = problems["numina/2"]["samples"][0]
+    assert dup["fate"] == "dropped" and dup["why"] == "dedup: duplicate of numina/1" and dup["of"] == "numina/1"
+    hit = problems["aops/1"]["samples"][0]
+    assert hit["why"] == "decontaminate: contaminated: aime24 item aime24/7 (ngram, overlap 0.92)"
+    kept = problems["aops/0"]["samples"][0]
+    assert kept["fate"] == "kept" and kept["verdict"] == "correct" and "<|begin_of_thought|>" in kept["text"]
+    assert "step by step" in kept["formatted"]  # the rewrite, shown beside the teacher's response
+    assert problems["numina/0"]["samples"][2]["why"] == "select: truncated"
+    assert problems["aops/0"]["source"] == "aops" and problems["aops/0"]["gold"] == "\\frac{5}{6}"
+
+
+def test_report_sections_curves_paired_comparison_and_plan(tmp_path):
+    from report_run import make_run
+
+    from skyt1.config import load_recipe
+
+    run = make_run(tmp_path / "run")
+    paths = build_report(run, recipe=load_recipe("tiny", [f"run_dir={run}"]))
+    md = paths["markdown"].read_text(encoding="utf-8")
+    assert "| train | 12 | 2 -> 0.5774 |" in md and "0: 125.0, 1: 100.0 |" in md
+    assert paths["train_curves.png"].stat().st_size > 0 and "![train_curves.png](train_curves.png)" in md
+    # 6 fixed, 1 broke: exact McNemar p = 2 * P(X <= 1 | 7, 1/2) = 16/128
+    assert "| aime24 | base -> trained | 30 | 6 | 1 | 9 / 14 | +16.7 pts [" in md and "| 0.125 |" in md
+    assert "[aime24/1](viewer/index.html#view=evaluation%3A%20trained%20%2F%20aime24&q=aime24%2F1)" in md
+    assert "[aime24/0](viewer/index.html#view=evaluation%3A%20base%20%2F%20aime24&q=aime24%2F0)" in md
+    # the plan beside the ledgers: train planned from the run's measured 250 tokens/s, measured 60 GPU s
+    line = next(x for x in md.splitlines() if x.startswith("| train | full fine-tuning"))
+    assert "| 0.0417 |" in line and "250.0 trained tokens/s on the CPU (measured)" in line
+    # the macro interval is Wilson too; over one task, that task's own (30 problems)
+    assert "| aime24 | base (`base-model`) | test | 30 | 30 | **33.3%** [19.2%, 51.2%] |" in md
+    assert "| base | aime24 | **33.3%** [19.2%, 51.2%] |" in md
+    page = paths["html"].read_text(encoding="utf-8")
+    assert 'src="viewer/assets/katex/katex.min.js"' in page and "Traces" in md

@@ -17,21 +17,23 @@ import shutil
 from pathlib import Path
 
 from skyt1.cost import sum_ledgers
-from skyt1.report import data
+from skyt1.report import data, sections
 from skyt1.report.charts import accuracy_chart, scaling_chart, tokens_chart
 from skyt1.report.html import markdown_to_html
+from skyt1.report.viewer import build_viewer
 
 __all__ = ["build_report", "markdown_to_html"]
 
 
 _ACCURACY_NOTE = (
     "Accuracy is the mean over problems of each problem's fraction of correct samples (pass@1 averaged over n); "
-    "the 95% interval (in brackets) is over problems. Published scores are as printed by their source, on the "
+    "the 95% interval (in brackets) is the Wilson score interval over problems, which holds on small benchmarks "
+    "and near 0% or 100%. Published scores are as printed by their source, on the "
     "full benchmark."
 )
 _MACRO_NOTE = (
     "Macro average over the tasks each model was evaluated on (every task weighs the same); the interval "
-    "combines the tasks' standard errors as independent."
+    "combines the tasks' standard errors as independent (Wilson, at the effective number of problems)."
 )
 _SCALING_NOTE = (
     "Budget forcing (s1, arXiv:2501.19393): the thinking is capped at a token budget and the answer forced; "
@@ -84,8 +86,8 @@ def _evaluation(results: list[dict], published: dict[str, list[dict]]) -> list[s
         mine = [r for r in results if r["label"] == label and r["accuracy"] is not None]
         if not mine:
             continue
-        avg = data.macro_average([r["accuracy"] for r in mine],
-                                 [r["stderr"] for r in mine] if all(r.get("stderr") is not None for r in mine) else None)
+        stderrs = [r["stderr"] for r in mine] if all(r.get("stderr") is not None for r in mine) else None
+        avg = data.macro_average([r["accuracy"] for r in mine], stderrs, [r["n_problems"] for r in mine])
         md.append(f"| {label} | {', '.join(r['task'] for r in mine)} | {_score(avg['accuracy'], avg['ci95'])} |")
         tasks = [r["task"] for r in mine]
         for model in sorted({p["model"] for t in tasks for p in published.get(t, [])}):
@@ -208,22 +210,28 @@ def _stages_and_cost(run: Path, prices: dict | None) -> list[str]:
     return md
 
 
-def build_report(run: Path, title: str = "skyt1 run", prices: dict | None = None) -> dict[str, Path]:
-    """Write ``report/report.md``, ``report/report.html`` and the charts for the run in ``run``;
-    return their paths (``markdown``, ``html`` and one entry per chart file name)."""
+def build_report(run: Path, title: str = "skyt1 run", prices: dict | None = None, recipe=None) -> dict[str, Path]:
+    """Write ``report/report.md``, ``report/report.html``, the charts and the trace viewer
+    (``report/viewer/index.html``) for the run in ``run``; return their paths (``markdown``,
+    ``html``, ``viewer`` when the run has samples, and one entry per chart file name). With the
+    ``recipe`` the run was made from, its planned cost (``skyt1.cost_plan``) sits beside the ledgers."""
     run = Path(run)
     out = run / "report"
     out.mkdir(parents=True, exist_ok=True)
     results = data.results(run)
     points = data.scaling_points(run)
     published = _published(sorted({r["task"] for r in results}))
-    for stale in ("accuracy.png", "tokens.png", "scaling.png", "curate_token_lengths.png"):
+    for stale in ("accuracy.png", "tokens.png", "scaling.png", "curate_token_lengths.png", "train_curves.png",
+                  "preference_curves.png"):
         (out / stale).unlink(missing_ok=True)  # a chart of an earlier report would outlive its data
     charts = [c for c in (accuracy_chart(results, published, out), tokens_chart(results, out)) if c]
     scaling = scaling_chart(points, out)
     md = [f"# {title}", "", f"Run directory: `{run}`", ""]
+    viewer = build_viewer(run, out / "viewer")
+    md += sections.viewer_link(viewer, out)
     if results:
         md += _evaluation(results, published) + ["", *[f"![{c}]({c})" for c in charts], ""]
+        md += sections.comparison(run, results, viewer=viewer and viewer.relative_to(out).as_posix())
         md += _tokens(results) + [""] + _breakdowns(results) + _settings(results) + [""]
     else:
         md += ["## Evaluation", "", "No finished evaluation in this run.", ""]
@@ -233,9 +241,17 @@ def build_report(run: Path, title: str = "skyt1 run", prices: dict | None = None
     if points:
         md += _scaling(points) + ["", *([f"![{scaling}]({scaling})"] if scaling else []), ""]
     md += _curation(run, out)
+    curves, curve_charts = sections.training(run, out)
+    md += curves
     md += _stages_and_cost(run, prices)
+    if recipe is not None:
+        from skyt1.cost_plan import recipe_plan_cost
+
+        md += ["", *sections.plan_vs_measured(run, recipe_plan_cost(recipe))]
     text = "\n".join(md) + "\n"
     (out / "report.md").write_text(text, encoding="utf-8")
-    (out / "report.html").write_text(markdown_to_html(title, text), encoding="utf-8")
-    files = charts + ([scaling] if scaling else [])
-    return {"markdown": out / "report.md", "html": out / "report.html", **{c: out / c for c in files}}
+    (out / "report.html").write_text(markdown_to_html(title, text, head=sections.KATEX_HEAD if viewer else ""),
+                                     encoding="utf-8")
+    files = charts + ([scaling] if scaling else []) + curve_charts
+    extra = {"viewer": viewer} if viewer else {}
+    return {"markdown": out / "report.md", "html": out / "report.html", **extra, **{c: out / c for c in files}}

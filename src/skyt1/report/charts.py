@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["accuracy_chart", "scaling_chart", "tokens_chart"]
+__all__ = ["accuracy_chart", "scaling_chart", "tokens_chart", "training_chart"]
 
 _COLORS = ("#66c2a5", "#8da0cb", "#fc8d62", "#e78ac3", "#a6d854", "#ffd92f", "#e5c494", "#b3b3b3")
 
@@ -134,3 +134,43 @@ def scaling_chart(points: list[dict], out: Path) -> str | None:
     fig.savefig(out / "scaling.png", dpi=110)
     plt.close(fig)
     return "scaling.png"
+
+
+def training_chart(stage: str, rows: list[dict], out: Path) -> str | None:
+    """``<stage>_curves.png``: loss, learning rate, gradient norm and tokens/s against optimizer
+    step, from ``skyt1.stages.metrics_log`` rows; tokens/s has one line per rank and their sum."""
+    steps = [r for r in rows if "loss" in r]
+    if not steps:
+        return None
+    plt = _plt()
+    ranks = sorted({int(r.get("rank", 0)) for r in steps})
+    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), squeeze=False)
+    main = [r for r in steps if int(r.get("rank", 0)) == ranks[0]]
+    for ax, key, label in ((axes[0][0], "loss", "training loss"), (axes[0][1], "learning_rate", "learning rate"),
+                           (axes[1][0], "grad_norm", "gradient norm")):
+        pts = [(r["step"], r[key]) for r in main if r.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), marker="." if len(pts) < 60 else None, color=_COLORS[1])
+        ax.set_title(label)
+        ax.set_xlabel("step")
+    ax = axes[1][1]
+    total: dict[int, float] = {}
+    for j, rank in enumerate(ranks):
+        pts = [(r["step"], r["tokens_per_second"]) for r in steps
+               if int(r.get("rank", 0)) == rank and r.get("tokens_per_second") is not None]
+        for s, v in pts:
+            total[s] = total.get(s, 0.0) + v
+        if pts:
+            ax.plot(*zip(*pts), color=_COLORS[j % len(_COLORS)], label=f"rank {rank}", alpha=0.8)
+    if len(ranks) > 1 and total:
+        ax.plot(*zip(*sorted(total.items())), color="#333", label="all ranks", linewidth=2)
+    ax.set_title("tokens/s (non-padding input tokens)")
+    ax.set_xlabel("step")
+    if ranks:
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Training curves: {stage}")
+    fig.tight_layout()
+    name = f"{stage}_curves.png"
+    fig.savefig(out / name, dpi=100)
+    plt.close(fig)
+    return name

@@ -100,13 +100,22 @@ def unfinished_evaluations(run: Path, shown: list[dict]) -> list[str]:
     return out
 
 
-def macro_average(accuracies: list[float], stderrs: list[float] | None = None) -> dict:
+def macro_average(accuracies: list[float], stderrs: list[float] | None = None,
+                  n_problems: list[int] | None = None) -> dict:
     """The unweighted mean over tasks; its standard error treats the tasks' errors as independent:
-    ``sqrt(sum se_i^2) / T``, with the normal 95% interval clipped to [0, 1]."""
+    ``sqrt(sum se_i^2) / T``. The 95% interval is ``skyt1.metrics.wilson_interval`` at the
+    effective sample size ``p (1 - p) / se^2`` (Korn & Graubard 1998, Survey Methodology 24:193),
+    at most that of T equally weighted binomial means, ``T^2 / sum(1 / n_i)``, when the tasks'
+    problem counts are given (so tasks all at 0% or 100% still get a non-empty interval)."""
+    from skyt1.metrics import wilson_interval
+
     t = len(accuracies)
     mean = sum(accuracies) / t
     out = {"accuracy": mean, "tasks": t, "stderr": None, "ci95": None}
     if stderrs is not None:
         se = math.sqrt(sum(s * s for s in stderrs)) / t
-        out.update(stderr=se, ci95=[max(0.0, mean - 1.96 * se), min(1.0, mean + 1.96 * se)])
+        cap = t * t / sum(1 / max(n, 1) for n in n_problems) if n_problems else math.inf
+        # one task: its own interval (Wilson at its problems), as in the per-task table
+        n_eff = min(cap, mean * (1 - mean) / (se * se)) if se > 0 and not (t == 1 and n_problems) else cap
+        out.update(stderr=se, ci95=None if math.isinf(n_eff) else wilson_interval(min(1.0, max(0.0, mean)), n_eff))
     return out

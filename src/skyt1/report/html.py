@@ -46,7 +46,9 @@ def _cells(row: str) -> list[str]:
     return [c.strip() for c in cells]
 
 
-def markdown_to_html(title: str, markdown: str) -> str:
+def markdown_to_html(title: str, markdown: str, head: str = "") -> str:
+    """The page for ``markdown``; ``head`` is trusted markup put in ``<head>`` as is (the report's own
+    stylesheet and scripts, never user text)."""
     body: list[str] = []
     table: list[str] = []
     items: list[str] = []
@@ -94,4 +96,4 @@ def markdown_to_html(title: str, markdown: str) -> str:
         body.append(f"<pre><code>{html.escape(chr(10).join(code))}</code></pre>")
     flush()
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+            f"<style>{_STYLE}</style>{head}</head><body>{''.join(body)}</body></html>\n")

@@ -24,7 +24,6 @@ stages are finished, with that config, before it shows a number.
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from pathlib import Path
 
 from skyt1.config import (
@@ -36,7 +35,7 @@ from skyt1.config import (
     SelfConsistency,
     system_prompt_text,
 )
-from skyt1.records import Stage, StageAlreadyDone, write_json_atomic
+from skyt1.records import Stage, StageAlreadyDone, package_versions, write_json_atomic
 from skyt1.scaling import (
     BudgetForcedBackend,
     Forcing,
@@ -51,13 +50,7 @@ __all__ = ["evaluate", "grader_version", "models_of", "run"]
 
 
 def grader_version() -> dict:
-    out = {}
-    for pkg in ("skyt1", "math-verify"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    return package_versions(("skyt1", "math-verify"), python=False)
 
 
 class _LazyBackend:

@@ -108,9 +108,11 @@ def show_progress(trainer) -> None:
     from transformers.trainer_callback import PrinterCallback
 
     from skyt1.progress import training_progress
+    from skyt1.stages.metrics_log import MetricsLog
 
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(training_progress())
+    trainer.add_callback(MetricsLog())  # <stage>/log_history*.jsonl: the report's training curves
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
