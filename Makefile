@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TORCH ?= torch==2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system venv run test test-unit test-integration bench clean
+.PHONY: setup system venv run test test-unit test-integration rehearsal lint bench clean
 
 setup: system $(VENV)/.installed
 
@@ -31,6 +31,16 @@ run: setup  ## the default tiny recipe, end to end
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+
+rehearsal: setup  ## sky-t1-32b-preview's shape on the CPU: teacher behind transformers serve, 2-process training
+	mkdir -p runs
+	$(VENV)/bin/transformers serve --host 127.0.0.1 --port 8011 --device cpu --dtype float32 > runs/serve.log 2>&1 & \
+	  pid=$$!; trap "kill $$pid" EXIT; \
+	  until curl -sf http://127.0.0.1:8011/health >/dev/null; do sleep 1; done; \
+	  HF_HUB_OFFLINE=1 $(VENV)/bin/skyt1 run sky-t1-rehearsal
 
 test-unit: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/unit

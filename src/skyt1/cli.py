@@ -374,15 +374,15 @@ def run(
 
 
 def _dry_run(r) -> None:
+    from skyt1.cost_plan import format_plan, recipe_plan_cost
     from skyt1.dryrun import check
-    from skyt1.estimate import recipe_estimate
 
     lines, problems = check(r)
     typer.echo("\n".join(lines))
     try:
-        typer.echo(recipe_estimate(r))
+        typer.echo(format_plan(recipe_plan_cost(r)))
     except (ValueError, KeyError, OSError) as e:
-        problems.append(f"estimate: {e}")
+        problems.append(f"cost: {e}")
     for p in problems:
         typer.secho(f"error: {p}", fg="red", err=True)
     if problems:

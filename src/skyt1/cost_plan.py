@@ -40,8 +40,12 @@ SCORE_CPU_SECONDS = 0.02
 
 
 def planned_problems(recipe) -> int | None:
-    """Problems the teacher is asked: ``generate.limit`` (None: the whole split, unknown here)."""
-    return recipe.generate.limit
+    """Problems the teacher is asked: the sum of the mixture's quotas (or limits); None when a
+    source takes a whole split, whose size is not known before it is loaded."""
+    from skyt1.stages.generate import mixture
+
+    sizes = [spec.get("quota") or spec.get("limit") for spec in mixture(recipe.generate)]
+    return None if None in sizes else sum(sizes)
 
 
 def _load(path: Path) -> dict | None:

@@ -128,7 +128,11 @@ class OpenAIBackend(Closing):
 
     @classmethod
     def from_spec(cls, spec, threads: int | None = None) -> OpenAIBackend:
-        return cls(spec.model, **spec.args)
+        """The embedded model's name is sent as its cached checkpoint's path, which a local
+        ``transformers serve`` loads on request (as it loads any model named by path)."""
+        from skyt1.backends import resolve_model_path
+
+        return cls(resolve_model_path(spec.model), **spec.args)
 
     def __init__(self, model: str, base_url: str = "https://api.openai.com/v1", api_key_env: str = "OPENAI_API_KEY",
                  concurrency: int = 16, max_retries: int = 8, timeout: float = 600, rpm: float | None = None,

@@ -91,7 +91,9 @@ def models_of(recipe) -> dict[str, ModelSpec]:
         for label, spec in specs.items():
             keep = e.backend == "embedded" and label == "base"
             backend = e.backend if e.backend != "embedded" else ("embedded" if keep else "transformers")
+            # A server or vLLM loads by path, from its own working directory: absolute paths.
             model = spec.model if keep else resolve_model_path(spec.model)
+            model = str(Path(model).absolute()) if label == "trained" else model
             specs[label] = spec.model_copy(update={"backend": backend, "model": model, "args": dict(e.backend_args)})
     return {label: specs[label] for label in e.models}
 
