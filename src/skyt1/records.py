@@ -1,6 +1,6 @@
 """Typed records and the run store.
 
-Records are JSONL, one object a line, UTF-8 (ARCHITECTURE.md, contract "records"):
+Records are JSONL, one object a line, UTF-8 (docs/architecture.md, contract "records"):
 
 - problem: ``id``, ``task``, ``domain``, ``question`` and, by kind, ``answer``, ``choices``,
   ``tests``, ``meta``;

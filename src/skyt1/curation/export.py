@@ -1,6 +1,6 @@
 """SFT exports: LLaMA-Factory ShareGPT, TRL messages, and a Hugging Face dataset with a card.
 
-Contracts (ARCHITECTURE.md, "records"):
+Contracts (docs/architecture.md, "records"):
 
 - ``to_sharegpt(row, system)`` -> ``{"system", "conversations": [{"from": "user", "value":
   question}, {"from": "assistant", "value": response}]}``: the form of NovaSky-AI's

@@ -1,4 +1,4 @@
-"""score: a verdict for every sample (ARCHITECTURE.md, contract "score").
+"""score: a verdict for every sample (docs/architecture.md, contract "score").
 
 Rows come from ``generate`` or from anywhere else. With a *generic* kind (``math``,
 ``number``, ``choice``, ``code``) the gold is inline (``answer`` or ``tests``); with a *named*
