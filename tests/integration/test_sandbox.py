@@ -336,3 +336,18 @@ def test_sessions_do_not_leak_processes_or_fds():
     assert slot_processes() == []
     assert sys.modules.get("skyt1.verifiers.code.harness") is None  # never imported here
     assert signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, None)
+
+
+def test_tolerance_comes_from_the_problem():
+    prog, tests = py("print(0.5000001)"), {"inputs": [""], "outputs": ["0.5"]}
+    assert judge_code(prog, tests)["correct"]  # the default 1e-6
+    strict = "Your answer is accepted if its absolute or relative error does not exceed $10^{-9}$."
+    assert judge_code(prog, tests, statement=strict)["reason"] == "wrong_answer"
+    assert judge_code(prog, dict(tests, tolerance=1e-9))["reason"] == "wrong_answer"
+    call = {"fn_name": "f", "inputs": [[]], "outputs": [0.5], "tolerance": 1e-9}
+    assert judge_code(py("def f():\n    return 0.5000001"), call)["reason"] == "wrong_answer"
+
+
+def test_none_stdin_is_empty_input():
+    v = judge_code(py("import sys\nprint(len(sys.stdin.read()))"), {"inputs": [None], "outputs": ["0"]})
+    assert v["correct"], v
