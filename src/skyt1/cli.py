@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from skyt1.verifiers.registry import kinds_help
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
                   help="skyt1: the Sky-T1 recipe (teacher traces -> verified curation -> SFT -> evaluation) as software.")
 
@@ -115,7 +117,7 @@ def generate(
 
 @app.command()
 def score(
-    task: str = typer.Option(..., help="math | number | choice | code, or a named task (math500, aime24, ...)"),
+    task: str = typer.Option(..., help=f"{kinds_help()}, or a named task (math500, aime24, ...)"),
     inp: Path = typer.Option(..., "--in", help="JSONL of responses"),
     out: Optional[Path] = typer.Option(None, help="output JSONL (default: <in>.scored.jsonl)"),
     workers: int = typer.Option(2, help="verifier processes"),

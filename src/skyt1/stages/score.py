@@ -21,6 +21,7 @@ from skyt1.cost import Ledger
 from skyt1.progress import progress
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.verifiers.dispatch import KINDS, gold_of, verify
+from skyt1.verifiers.registry import get as get_verifier
 
 if TYPE_CHECKING:
     from skyt1.config import RayScoring
@@ -40,7 +41,7 @@ def resolve_rows(path: Path, task: str) -> tuple[list[dict], str]:
     Errors name the file, the line and the missing field.
     """
     if task in KINDS:
-        need = {"code": ("response", "tests"), "math_int": ("response", "answer")}.get(task, ("response", "answer"))
+        need = ("response", *get_verifier(task).gold)
         rows = list(read_jsonl(path, required=need))
         return [dict(r, _kind=task) for r in rows], task
     from skyt1.tasks import get_task
@@ -147,27 +148,19 @@ def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 
             write(out)
             bar.advance(1)
     records = stage.records()
-    summary = summarize_verdicts(records, ks=ks)
+    kinds = {r["_kind"] for r in rows}
+    summary = summarize_verdicts(records, ks=ks, kind=kinds.pop() if len(kinds) == 1 else "math", workers=workers,
+                                 timeout=4 * timeout)
     stage.finish(summary, ledger.stop().to_dict(prices))
     return summary
 
 
-def summarize_verdicts(records: list[dict], ks: Iterable[int] = (1,)) -> dict:
+def summarize_verdicts(records: list[dict], ks: Iterable[int] = (1,), *, kind: str = "math", workers: int = 2,
+                       timeout: float = 20.0) -> dict:
+    """``metrics.summarize`` with maj@n's answers grouped in time-limited workers (``verifiers.vote``)."""
     from skyt1.metrics import summarize
-    from skyt1.verifiers.math import equivalent
+    from skyt1.verifiers.vote import vote_classes
 
     rows = [dict(r, problem_id=r.get("problem_id", r["_key"][0] if "_key" in r else r.get("id"))) for r in records]
-    return summarize(rows, ks=tuple(ks), equivalent=_safe_equivalent(equivalent))
-
-
-def _safe_equivalent(equivalent):
-    # Majority vote compares answers in this process: keep it to short answers so one
-    # pathological string cannot stall the summary (the pool already judged correctness).
-    def eq(a: str, b: str) -> bool:
-        if a == b:
-            return True
-        if len(a) > 64 or len(b) > 64:
-            return False
-        return equivalent(a, b)
-
-    return eq
+    classes = vote_classes(rows, kind, workers=workers, timeout=timeout)
+    return summarize(rows, ks=tuple(ks), vote_classes=classes)
