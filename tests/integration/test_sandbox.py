@@ -351,3 +351,52 @@ def test_tolerance_comes_from_the_problem():
 def test_none_stdin_is_empty_input():
     v = judge_code(py("import sys\nprint(len(sys.stdin.read()))"), {"inputs": [None], "outputs": ["0"]})
     assert v["correct"], v
+
+
+SYSCALLS = """
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    r = libc.syscall(*args)
+    print(name, errno.errorcode.get(ctypes.get_errno(), "?") if r < 0 else "ok", flush=True)
+call("unshare", 272, 0)
+call("ptrace", 101, 0, 0, 0, 0)
+call("keyctl", 250, 0, -3, 0)
+call("clone_newuts", 56, 0x04000000 | 17, 0, 0, 0, 0)
+"""
+
+
+@pytest.mark.skipif(sb.seccomp_program() is None, reason="no seccomp table for this architecture")
+def test_seccomp_denies_dangerous_syscalls():
+    # unshare(0), PTRACE_TRACEME and keyctl all succeed in a bwrap session without the filter
+    res = run(SYSCALLS)
+    lines = dict(line.split() for line in res.stdout.decode().splitlines())
+    assert lines == {"unshare": "EPERM", "ptrace": "EPERM", "keyctl": "EPERM", "clone_newuts": "EPERM"}, res
+
+
+def test_seccomp_leaves_threads_fork_and_subprocess_working():
+    res = run("""
+        import os, subprocess, threading
+        t = threading.Thread(target=print, args=("thread",)); t.start(); t.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        print("fork", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        print(subprocess.run(["/bin/echo", "child"], capture_output=True, text=True).stdout.strip())
+        """)
+    assert res.stdout.decode().split() == ["thread", "fork", "7", "child"], res
+
+
+@pytest.mark.skipif(not sb.package_mounts(("numpy",)), reason="numpy is not installed for the grader")
+def test_numpy_is_importable_and_read_only():
+    v = judge_code(py("import numpy as np\nprint(int(np.arange(int(input())).sum()))"), {"inputs": ["5"], "outputs": ["10"]})
+    assert v["correct"], v
+    prog = py("""
+        import numpy, os
+        try:
+            open(os.path.join(os.path.dirname(numpy.__file__), "planted.py"), "w")
+            print("WROTE")
+        except OSError as exc:
+            print("read-only", exc.errno == 30)
+        """)
+    assert judge_code(prog, {"inputs": [""], "outputs": ["read-only True"]})["correct"]

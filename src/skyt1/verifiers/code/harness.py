@@ -10,7 +10,8 @@ stdin (marshal, from the grader)::
   {"mode": "stdio" | "call" | "script", "code": str, "prelude": str,
    "tests": [str] (stdio inputs) | [[arg, ...]] (call) | [str] (script statements),
    "fn_name": str (call), "token": str (script), "timeout": float, "memory_mb": int,
-   "output_limit": int (bytes per test), "total_limit": int (bytes of JSON), "sweep": bool}
+   "output_limit": int (bytes per test), "total_limit": int (bytes of JSON), "sweep": bool,
+   "path": [str] (optional: directories of allowed packages, appended to sys.path)}
 
 stdout (JSON): ``{"compile_error": str}`` or ``{"results": [{"status", "seconds", ...}]}`` with
 status one of ok, timeout, memory, runtime_error, output_limit; ``stdout`` (stdio),
@@ -309,6 +310,7 @@ def main():
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
     cfg = marshal.loads(sys.stdin.buffer.read())  # written by the trusted grader
+    sys.path.extend(cfg.get("path") or [])  # the allowed packages' read-only directory (numpy)
     stmts = [compile(s, f"<test {i}>", "exec") for i, s in enumerate(cfg["tests"])] \
         if cfg["mode"] == "script" else None  # test code: an error here is the grader's
     try:

@@ -62,7 +62,8 @@ from ..verdict import Verdict, make
 from .compare import TOLERANCE, decode_value, stdout_matches, value_matches
 from .extract import extract_code
 from .modes import MODES, stated_tolerance
-from .sandbox import SandboxUnavailable, run_in_sandbox
+from .confine import PACKAGES_DIR, allowed_packages
+from .sandbox import SandboxUnavailable, run_in_sandbox, usable_packages
 
 __all__ = ["judge_code", "judge_many", "extract_code", "normalize_tests", "stdout_matches",
            "value_matches", "decode_value", "harden", "SandboxUnavailable", "PRELUDE"]
@@ -174,10 +175,13 @@ def judge_code(response: str, tests: Any, *, timeout: float = 6.0, memory_mb: in
     cfg = {"mode": mode.name, "code": code, "prelude": PRELUDE if norm["prelude"] else "", "timeout": float(timeout),
            "memory_mb": int(memory_mb), "output_limit": OUTPUT_LIMIT, "total_limit": TOTAL_LIMIT,
            "sweep": not unsafe, **mode.config(norm, token)}
+    packages = usable_packages(allowed_packages(), unsafe)  # numpy by default, read-only
+    if packages:
+        cfg["path"] = [str(Path(packages[0][0]).parent) if unsafe else PACKAGES_DIR]
     run = run_in_sandbox({"harness.py": _harness()}, ["python", "harness.py"],
                          stdin=marshal.dumps(cfg, 4), timeout=mode.n_runs(norm) * (timeout + 1.0) + 10.0,
                          memory_mb=memory_mb, max_output=TOTAL_LIMIT + (1 << 20), slot=slot,
-                         unsafe=unsafe)
+                         unsafe=unsafe, packages=() if unsafe else packages)
     if run.timed_out:
         return make(False, code, "timeout", passed=0, total=total, detail="session wall clock exceeded")
     if run.output_truncated:

@@ -35,11 +35,17 @@ session keeps that user's uid; the process limit then counts inside the new user
 namespace (Linux >= 5.14 counts per namespace; older kernels count all of the user's
 processes).
 
-Not isolated: the kernel itself (no seccomp filter: every syscall that an unprivileged
-user in a user namespace may make is allowed), CPU caches and timing side channels,
-``/proc/cpuinfo``-style host facts, and the files of ``/usr`` and the interpreter prefix
-(readable, not writable). There is no cgroup: memory and CPU seconds are limited *per
-process* (a program that forks ``max_procs`` children can hold up to ``max_procs`` x
+A **seccomp filter** (:mod:`.confine`, x86_64) denies ptrace, the mount API, new namespaces,
+the keyring, bpf, perf_event_open, userfaultfd, io_uring, kernel modules and the like with
+EPERM; on another architecture there is no filter, and every syscall an unprivileged user in a
+user namespace may make is allowed. **Packages**: the allowed ones (numpy by default,
+``$SKYT1_SANDBOX_PACKAGES``) are bound read-only under ``/skyt1-packages`` when they import in
+the sandbox's interpreter; ``$SKYT1_SANDBOX_PYTHON`` picks the interpreter.
+
+Not isolated: the kernel's allowed syscalls, CPU caches and timing side channels,
+``/proc/cpuinfo``-style host facts, and the files of ``/usr``, the interpreter prefix and the
+allowed packages (readable, not writable). There is no cgroup: memory and CPU seconds are
+limited *per process* (a program that forks ``max_procs`` children can hold up to ``max_procs`` x
 ``memory_mb`` of host memory, plus 2 x ``disk_mb`` of tmpfs, until the wall clock ends
 the session), and the CPU share is not limited at all.
 
@@ -64,10 +70,11 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ._procs import hold_slot, kill_uid, memfd, pump
+from .confine import PACKAGES_DIR, package_mounts, seccomp_program
 
 __all__ = [
     "RunResult", "SandboxUnavailable", "run_in_sandbox", "bwrap_available",
-    "sandbox_python", "WORKDIR", "SLOT_BASE_UID", "MAX_SLOTS",
+    "sandbox_python", "usable_packages", "WORKDIR", "SLOT_BASE_UID", "MAX_SLOTS",
 ]
 
 WORKDIR = "/tmp"
@@ -192,10 +199,25 @@ def _limits(timeout: float, memory_mb: int, max_procs: int | None, disk_mb: int,
     return lim + ["--"]
 
 
+@functools.lru_cache(maxsize=None)
+def usable_packages(names: tuple[str, ...], unsafe: bool = False) -> tuple[tuple[str, str], ...]:
+    """The mounts of ``names`` (:func:`.confine.package_mounts`) if they import in the sandbox's
+    interpreter (same Python version as the grader's), else none; tried once."""
+    mounts = package_mounts(names)
+    if not mounts:
+        return ()
+    top = [name for _, name in mounts if not name.endswith(".libs")]
+    where = PACKAGES_DIR if not unsafe else str(Path(mounts[0][0]).parent)
+    code = f"import sys; sys.path.append({where!r}); " + "; ".join(f"import {n}" for n in top)
+    res = run_in_sandbox({}, ["python", "-c", code], timeout=60, packages=mounts, unsafe=unsafe)
+    return mounts if res.returncode == 0 else ()
+
+
 def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
                    stdin: bytes | None = None, timeout: float = 10.0, memory_mb: int = 1024,
                    max_procs: int = 64, disk_mb: int = 64, max_open_files: int = 256,
-                   max_output: int = 16 << 20, slot: int = 0, unsafe: bool = False) -> RunResult:
+                   max_output: int = 16 << 20, slot: int = 0, unsafe: bool = False,
+                   packages: Sequence[tuple[str, str]] = ()) -> RunResult:
     """Run ``argv`` in a fresh sandbox session whose cwd holds ``files`` (read-only).
 
     ``argv[0] == "python"`` means :func:`sandbox_python` started with ``-I -S`` (isolated,
@@ -215,7 +237,7 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
     nproc = None if unsafe and os.geteuid() != 0 else max_procs
     inner = _limits(timeout, memory_mb, nproc, disk_mb, max_open_files) + argv
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORKDIR, "LANG": "C.UTF-8",
-           "PYTHONHASHSEED": "0"}
+           "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     lock, slot = hold_slot(slot, MAX_SLOTS)
     uid = _uid(slot)
     fds: list[int] = []
@@ -233,6 +255,11 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
             full, cwd, env = inner, tmpdir, {**env, "HOME": tmpdir}
         else:
             full = _bwrap_args(mounts, disk_mb)
+            for host, name in packages:  # read-only, under PACKAGES_DIR (see confine.py)
+                full += ["--ro-bind", host, f"{PACKAGES_DIR}/{name}"]
+            if (program := seccomp_program()) is not None:
+                fds.append(memfd(program))
+                full += ["--seccomp", str(fds[-1])]
             for key, value in env.items():
                 full += ["--setenv", key, value]
             full += ["--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
