@@ -64,7 +64,8 @@ def run_recipe(recipe: Recipe, *, force: bool = False, log=print) -> dict[str, P
                inputs=[gen.records_path])
     s = recipe.score
     _run(sc, force, log, lambda: score([dict(r, _kind=task.verifier) for r in gen.records()], sc, workers=s.workers,
-                                       timeout=s.timeout, code_timeout=s.code_timeout, ks=s.ks, prices=prices, ray=s.ray))
+                                       timeout=s.timeout, code_timeout=s.code_timeout, ks=s.ks, prices=prices, ray=s.ray,
+                                       judge=s.judge))
 
     rw = Stage(dirs["rewrite"], "rewrite", recipe.rewrite.model_dump(), inputs=[sc.records_path])
     _run(rw, force, log, lambda: rewrite(sc.records(), rw, recipe.rewrite, threads=recipe.threads, prices=prices))

@@ -24,7 +24,7 @@ from skyt1.verifiers.dispatch import KINDS, gold_of, verify
 from skyt1.verifiers.registry import get as get_verifier
 
 if TYPE_CHECKING:
-    from skyt1.config import RayScoring
+    from skyt1.config import JudgeConfig, RayScoring
 
 __all__ = ["resolve_rows", "verdicts", "verdicts_on_ray", "score", "summarize_verdicts", "row_key"]
 
@@ -61,7 +61,7 @@ def resolve_rows(path: Path, task: str) -> tuple[list[dict], str]:
 
 
 def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
-             unsafe_code: bool = False, ray: RayScoring | None = None) -> Iterator[tuple[int, dict]]:
+             unsafe_code: bool = False, ray: RayScoring | None = None, judge: bool = False) -> Iterator[tuple[int, dict]]:
     """Yield ``(position, verdict)`` for each row, in completion order: from ``workers`` local
     processes, or with ``ray`` from shards on a Ray cluster (``verdicts_on_ray``)."""
     if ray is not None:
@@ -75,7 +75,7 @@ def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_t
             yield i, {"correct": False, "extracted": None, "reason": "truncated"}
             continue
         kind = row["_kind"]
-        options = {"code_timeout": code_timeout, "unsafe": unsafe_code}
+        options = {"code_timeout": code_timeout, "unsafe": unsafe_code, "judge": judge}
         jobs.setdefault(kind, []).append((i, (kind, row["response"], gold_of(kind, row), options)))
     for kind, items in jobs.items():
         # Code runs its own sandbox with per-test limits; the pool limit only catches a hung judge.
@@ -132,7 +132,7 @@ def _n_tests(tests: dict | list) -> int:
 
 def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
           ks: Iterable[int] = (1,), unsafe_code: bool = False, prices: dict | None = None,
-          ray: RayScoring | None = None) -> dict:
+          ray: RayScoring | None = None, judge: JudgeConfig | None = None) -> dict:
     """Score ``rows`` into ``stage`` (resumable by row key) and finish it with a summary."""
     ledger = Ledger(stage="score").start(carry=stage.spent_path)
     done = stage.done_keys(lambda r: tuple(r["_key"]))
@@ -140,8 +140,13 @@ def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 
     pending = [(k, r) for k, r in pending if k not in done]
     with stage.writer() as write, progress(f"score {len(pending)} samples", len(pending), unit="verdicts") as bar:
         todo = [r for _, r in pending]
-        for pos, verdict in verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout,
-                                     unsafe_code=unsafe_code, ray=ray):
+        stream = verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code,
+                          ray=ray, judge=judge is not None)
+        if judge is not None:  # ask the judge model about what the rules could not decide
+            from skyt1.verifiers.llm_judge import resolve
+
+            stream = resolve(stream, todo, judge)
+        for pos, verdict in stream:
             key, row = pending[pos]
             out = {k: v for k, v in row.items() if k != "_kind"}
             out.update(verdict, _key=list(key))
@@ -159,8 +164,12 @@ def summarize_verdicts(records: list[dict], ks: Iterable[int] = (1,), *, kind: s
                        timeout: float = 20.0) -> dict:
     """``metrics.summarize`` with maj@n's answers grouped in time-limited workers (``verifiers.vote``)."""
     from skyt1.metrics import summarize
+    from skyt1.verifiers.llm_judge import judge_counts
     from skyt1.verifiers.vote import vote_classes
 
     rows = [dict(r, problem_id=r.get("problem_id", r["_key"][0] if "_key" in r else r.get("id"))) for r in records]
     classes = vote_classes(rows, kind, workers=workers, timeout=timeout)
-    return summarize(rows, ks=tuple(ks), vote_classes=classes)
+    summary = summarize(rows, ks=tuple(ks), vote_classes=classes)
+    if (judges := judge_counts(rows)) is not None:
+        summary["judges"] = judges  # how often the rules and the LLM judge decided
+    return summary

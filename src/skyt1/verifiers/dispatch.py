@@ -36,7 +36,7 @@ def verify_math_int(response: str, gold: str) -> Verdict:
 
 def verify(kind: str, response: str, gold: dict, options: dict | None = None) -> Verdict:
     """The verdict of ``kind``'s verifier; ``options``: ``code_timeout``, ``unsafe``, ``slot``,
-    and ``judge`` (an :class:`~skyt1.verifiers.llm_judge.JudgeSpec`: ask a model when rules cannot decide)."""
+    and ``judge`` (true: tag verdicts the rules cannot decide, see :mod:`~skyt1.verifiers.llm_judge`)."""
     options = options or {}
     spec = get(kind)
     fn = spec.function()
@@ -48,8 +48,8 @@ def verify(kind: str, response: str, gold: dict, options: dict | None = None) ->
         verdict = fn(response, gold["answer"], gold.get("letters", "ABCD"))
     else:
         verdict = fn(response, gold["answer"])
-    if options.get("judge") is not None:
-        from skyt1.verifiers.llm_judge import second_opinion
+    if options.get("judge"):  # the LLM judge is on: tag what the rules cannot decide (llm_judge.py)
+        from skyt1.verifiers.llm_judge import tag
 
-        verdict = second_opinion(kind, response, gold, verdict, options["judge"])
+        verdict = tag(kind, verdict, gold)
     return verdict
