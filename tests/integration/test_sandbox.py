@@ -400,3 +400,38 @@ def test_numpy_is_importable_and_read_only():
             print("read-only", exc.errno == 30)
         """)
     assert judge_code(prog, {"inputs": [""], "outputs": ["read-only True"]})["correct"]
+
+
+HOG = """
+import os, time
+kids = []
+for i in range(8):
+    pid = os.fork()
+    if pid == 0:
+        block = b"x" * (200 << 20)  # touched: resident, not just reserved
+        time.sleep(1.5)
+        os._exit(0)
+    kids.append(pid)
+print("survivors", sum(os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) == 0 for k in kids), flush=True)
+"""
+
+
+@pytest.mark.skipif(sb.cgroup_root() is None, reason="no writable cgroup v2 with memory and pids controllers here")
+def test_cgroup_bounds_the_memory_of_all_processes_together():
+    # 8 x 200 MiB: each child is under its own 1280 MiB address-space rlimit, the session is not
+    res = run(HOG, memory_mb=256, timeout=30)
+    survivors = int(res.stdout.split()[-1]) if res.stdout.startswith(b"survivors") else 0
+    assert survivors < 8 and res.memory_exceeded, res
+
+
+@pytest.mark.skipif(sb.cgroup_root() is None, reason="no writable cgroup v2 with memory and pids controllers here")
+def test_cgroup_pids_limit_holds_for_a_fork_storm():
+    cg = sb.Cgroup(512 << 20, 8)
+    try:
+        code = ("import os, time\nn = 0\nfor i in range(40):\n    try:\n        pid = os.fork()\n"
+                "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n"
+                "    n += 1\nprint(n)")
+        out = subprocess.run(cg.wrap([sys.executable, "-c", code], 65534), capture_output=True, timeout=60)
+        assert int(out.stdout) < 8, out
+    finally:
+        cg.close()

@@ -27,14 +27,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
+import itertools
 import os
 import platform
+import shutil
 import struct
+import subprocess
+import time
 from pathlib import Path
 
-__all__ = ["seccomp_program", "Cgroup", "cgroup_root", "package_mounts", "allowed_packages", "PACKAGES_DIR"]
+__all__ = ["seccomp_program", "Cgroup", "cgroup_root", "package_mounts", "allowed_packages", "usable_packages",
+           "PACKAGES_DIR", "DENIED"]
 
 PACKAGES_DIR = "/skyt1-packages"
 _AUDIT_ARCH_X86_64 = 0xC000003E
@@ -126,3 +132,89 @@ def package_mounts(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
                 found.append((str(libs), libs.name))
                 break
     return tuple(found)
+
+
+@functools.lru_cache(maxsize=None)
+def usable_packages(names: tuple[str, ...], unsafe: bool = False) -> tuple[tuple[str, str], ...]:
+    """The mounts of ``names`` (:func:`.confine.package_mounts`) if they import in the sandbox's
+    interpreter (same Python version as the grader's), else none; tried once."""
+    mounts = package_mounts(names)
+    if not mounts:
+        return ()
+    top = [name for _, name in mounts if not name.endswith(".libs")]
+    where = PACKAGES_DIR if not unsafe else str(Path(mounts[0][0]).parent)
+    code = f"import sys; sys.path.append({where!r}); " + "; ".join(f"import {n}" for n in top)
+    from .sandbox import run_in_sandbox
+
+    res = run_in_sandbox({}, ["python", "-c", code], timeout=60, packages=mounts, unsafe=unsafe)
+    return mounts if res.returncode == 0 else ()
+
+
+_SEQ = itertools.count()
+
+
+@functools.lru_cache(maxsize=1)
+def cgroup_root() -> Path | None:
+    """The cgroup v2 directory sessions' cgroups go under, or None where none can be made (see above).
+    ``$SKYT1_SANDBOX_CGROUP=0`` turns them off. Tried once: a probe session must start in one."""
+    root = Path("/sys/fs/cgroup")
+    if os.environ.get("SKYT1_SANDBOX_CGROUP", "1") == "0" or os.geteuid() != 0 or not shutil.which("setpriv"):
+        return None
+    try:
+        if not {"memory", "pids"} <= set((root / "cgroup.controllers").read_text().split()):
+            return None
+        base = root / "skyt1-sandbox"
+        base.mkdir(exist_ok=True)
+        if not {"memory", "pids"} <= set((root / "cgroup.subtree_control").read_text().split()):
+            (root / "cgroup.subtree_control").write_text("+memory +pids")
+        (base / "cgroup.subtree_control").write_text("+memory +pids")
+        probe = Cgroup(64 << 20, 8, base)
+        try:
+            ok = subprocess.run(probe.wrap(["/usr/bin/true"], 65534), timeout=30).returncode == 0
+        finally:
+            probe.close()
+        return base if ok else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class Cgroup:
+    """One session's cgroup: ``memory.max`` (swap 0) and ``pids.max`` over all its processes."""
+
+    def __init__(self, memory_bytes: int, pids: int, base: Path | None = None) -> None:
+        self.path = (base or cgroup_root()) / f"s{os.getpid()}-{next(_SEQ)}"
+        self.path.mkdir()
+        for name, value in (("memory.max", memory_bytes), ("memory.swap.max", 0), ("pids.max", pids)):
+            if (self.path / name).exists():
+                (self.path / name).write_text(str(value))
+
+    def wrap(self, argv: list[str], uid: int | None) -> list[str]:
+        """``argv`` entered into the cgroup by a root shell, then run as ``uid`` (setpriv)."""
+        drop = [] if uid is None else [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}",
+                                       "--clear-groups"]
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.path), *drop, *argv]
+
+    def oom_killed(self) -> bool:
+        try:
+            events = dict(line.split() for line in (self.path / "memory.events").read_text().splitlines())
+        except (OSError, ValueError):
+            return False
+        return int(events.get("oom_kill", 0)) > 0
+
+    def close(self) -> None:
+        """Kill whatever is left in the cgroup and remove it."""
+        try:
+            if (self.path / "cgroup.kill").exists():
+                (self.path / "cgroup.kill").write_text("1")
+            else:
+                for pid in (self.path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), 9)
+        except OSError:
+            pass
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.02)

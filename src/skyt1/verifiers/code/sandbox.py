@@ -42,12 +42,15 @@ user namespace may make is allowed. **Packages**: the allowed ones (numpy by def
 ``$SKYT1_SANDBOX_PACKAGES``) are bound read-only under ``/skyt1-packages`` when they import in
 the sandbox's interpreter; ``$SKYT1_SANDBOX_PYTHON`` picks the interpreter.
 
+**Cgroup v2** (:class:`.confine.Cgroup`), where writable: the session's processes together get
+``memory.max`` (``memory_mb`` + 512 MiB + both tmpfs) and ``pids.max`` (``max_procs`` + 16).
+
 Not isolated: the kernel's allowed syscalls, CPU caches and timing side channels,
-``/proc/cpuinfo``-style host facts, and the files of ``/usr``, the interpreter prefix and the
-allowed packages (readable, not writable). There is no cgroup: memory and CPU seconds are
-limited *per process* (a program that forks ``max_procs`` children can hold up to ``max_procs`` x
-``memory_mb`` of host memory, plus 2 x ``disk_mb`` of tmpfs, until the wall clock ends
-the session), and the CPU share is not limited at all.
+``/proc/cpuinfo``-style host facts, the files of ``/usr``, the interpreter prefix and the allowed
+packages (readable, not writable). Without a cgroup (v1 hosts, not root, ``SKYT1_SANDBOX_CGROUP=0``)
+memory and CPU seconds are limited *per process*: a program that forks ``max_procs`` children can
+hold up to ``max_procs`` x ``memory_mb`` of host memory, plus 2 x ``disk_mb`` of tmpfs, until the
+wall clock ends the session. The CPU share is never limited.
 
 ``unsafe=True`` skips bubblewrap entirely: the program runs as a plain subprocess in a
 temporary directory with a cleared environment, the same rlimits and the wall-clock
@@ -70,7 +73,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ._procs import hold_slot, kill_uid, memfd, pump
-from .confine import PACKAGES_DIR, package_mounts, seccomp_program
+from .confine import PACKAGES_DIR, Cgroup, cgroup_root, package_mounts, seccomp_program, usable_packages
 
 __all__ = [
     "RunResult", "SandboxUnavailable", "run_in_sandbox", "bwrap_available",
@@ -199,20 +202,6 @@ def _limits(timeout: float, memory_mb: int, max_procs: int | None, disk_mb: int,
     return lim + ["--"]
 
 
-@functools.lru_cache(maxsize=None)
-def usable_packages(names: tuple[str, ...], unsafe: bool = False) -> tuple[tuple[str, str], ...]:
-    """The mounts of ``names`` (:func:`.confine.package_mounts`) if they import in the sandbox's
-    interpreter (same Python version as the grader's), else none; tried once."""
-    mounts = package_mounts(names)
-    if not mounts:
-        return ()
-    top = [name for _, name in mounts if not name.endswith(".libs")]
-    where = PACKAGES_DIR if not unsafe else str(Path(mounts[0][0]).parent)
-    code = f"import sys; sys.path.append({where!r}); " + "; ".join(f"import {n}" for n in top)
-    res = run_in_sandbox({}, ["python", "-c", code], timeout=60, packages=mounts, unsafe=unsafe)
-    return mounts if res.returncode == 0 else ()
-
-
 def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
                    stdin: bytes | None = None, timeout: float = 10.0, memory_mb: int = 1024,
                    max_procs: int = 64, disk_mb: int = 64, max_open_files: int = 256,
@@ -241,7 +230,7 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
     lock, slot = hold_slot(slot, MAX_SLOTS)
     uid = _uid(slot)
     fds: list[int] = []
-    tmpdir = None
+    tmpdir = cg = None
     try:
         if unsafe:
             tmpdir = tempfile.mkdtemp(prefix="skyt1-unsafe-")
@@ -269,10 +258,14 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
                 full += ["--ro-bind-data", str(fd), f"{WORKDIR}/{name}"]
             full += ["--chdir", WORKDIR, "--remount-ro", "/", "--", *inner]
             cwd, env = "/", {}
+        spawn = _spawn_kwargs(uid)
+        if not unsafe and cgroup_root() is not None:  # all processes together (confine.py)
+            cg = Cgroup((memory_mb + 512 + 2 * disk_mb) << 20, max_procs + 16)
+            full, spawn = cg.wrap(full, uid), {}
         start = time.monotonic()
         proc = subprocess.Popen(full, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, cwd=cwd, pass_fds=fds,
-                                start_new_session=True, **_spawn_kwargs(uid))
+                                start_new_session=True, **spawn)
         for fd in fds:
             os.close(fd)
         fds = []
@@ -290,9 +283,11 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
         seconds = time.monotonic() - start
         if timed_out or truncated or proc.returncode < 0 or unsafe:
             kill_uid(uid)
-        return RunResult(proc.returncode, out, err, timed_out, b"MemoryError" in err[-4096:],
-                         truncated, seconds)
+        oom = b"MemoryError" in err[-4096:] or (cg is not None and cg.oom_killed())
+        return RunResult(proc.returncode, out, err, timed_out, oom, truncated, seconds)
     finally:
+        if cg is not None:
+            cg.close()
         for fd in fds:
             os.close(fd)
         if tmpdir:
