@@ -431,7 +431,7 @@ def test_cgroup_pids_limit_holds_for_a_fork_storm():
         code = ("import os, time\nn = 0\nfor i in range(40):\n    try:\n        pid = os.fork()\n"
                 "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n"
                 "    n += 1\nprint(n)")
-        out = subprocess.run(cg.wrap([sys.executable, "-c", code], 65534), capture_output=True, timeout=60)
+        out = subprocess.run(cg.wrap([sb.sandbox_python(), "-c", code], 65534), capture_output=True, timeout=60)
         assert int(out.stdout) < 8, out
     finally:
         cg.close()
