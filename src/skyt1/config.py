@@ -79,7 +79,7 @@ class JudgeConfig(_Strict):
     """``score.judge``: a model asked only when the rules cannot decide (``skyt1.verifiers.llm_judge``)."""
 
     model: ModelSpec = Field(description="the judge model, e.g. the rewriter's: {backend: openai, model: gpt-4o-mini}")
-    prompt: str | None = Field(None, description="judge prompt with {question}, {gold}, {answer} (None: the built-in one)")
+    prompt: str | None = Field(None, description="judge prompt with {question}, {gold}, {answer} (None: built-in)")
     max_tokens: int = Field(512, ge=1, description="completion limit of one judgement")
 
 

@@ -389,7 +389,8 @@ def test_seccomp_leaves_threads_fork_and_subprocess_working():
 
 @pytest.mark.skipif(not sb.package_mounts(("numpy",)), reason="numpy is not installed for the grader")
 def test_numpy_is_importable_and_read_only():
-    v = judge_code(py("import numpy as np\nprint(int(np.arange(int(input())).sum()))"), {"inputs": ["5"], "outputs": ["10"]})
+    prog = py("import numpy as np\nprint(int(np.arange(int(input())).sum()))")
+    v = judge_code(prog, {"inputs": ["5"], "outputs": ["10"]})
     assert v["correct"], v
     prog = py("""
         import numpy, os

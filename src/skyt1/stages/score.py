@@ -61,7 +61,8 @@ def resolve_rows(path: Path, task: str) -> tuple[list[dict], str]:
 
 
 def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
-             unsafe_code: bool = False, ray: RayScoring | None = None, judge: bool = False) -> Iterator[tuple[int, dict]]:
+             unsafe_code: bool = False, ray: RayScoring | None = None,
+             judge: bool = False) -> Iterator[tuple[int, dict]]:
     """Yield ``(position, verdict)`` for each row, in completion order: from ``workers`` local
     processes, or with ``ray`` from shards on a Ray cluster (``verdicts_on_ray``)."""
     if ray is not None:

@@ -34,7 +34,8 @@ import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["explicit_kind", "opening", "numbers_agree", "primes_differ", "marker", "markers_clash", "shorthand", "positive_equal"]
+__all__ = ["explicit_kind", "opening", "numbers_agree", "primes_differ", "marker", "markers_clash", "shorthand",
+           "positive_equal"]
 
 _MARKED_CHARS = 40  # markers are read on answers, not on prose that mentions prices and angles
 _PRIME_RE = re.compile(r"(?<![A-Za-z])([A-Za-z])\s*('+|\^\s*\{?\s*(?:\\prime\s*)+\}?|’+)(?![A-Za-z])")

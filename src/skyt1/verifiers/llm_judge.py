@@ -80,8 +80,8 @@ def _ask(cfg: JudgeConfig, pending: list[tuple[int, dict, dict]], backend) -> di
         answer = str(verdict["extracted"])
         if "verdict" in answer.lower():
             continue  # the answer tries to speak for the judge
-        text = (cfg.prompt or DEFAULT_PROMPT).format(question=row.get("question") or row.get("prompt") or "(not given)",
-                                 gold=row.get("answer"), answer=answer)
+        question = row.get("question") or row.get("prompt") or "(not given)"
+        text = (cfg.prompt or DEFAULT_PROMPT).format(question=question, gold=row.get("answer"), answer=answer)
         requests.append(Request(key=(pos,), messages=[{"role": "user", "content": text}]))
     params = SamplingParams(temperature=0.0, max_tokens=cfg.max_tokens)
     out = {}

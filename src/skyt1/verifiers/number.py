@@ -18,8 +18,9 @@ __all__ = ["extract_number", "last_number", "asserted_number", "verify_number"]
 
 _NUM = r"-?\d[\d,]*(?:\.\d+)?"
 _NUMBER = re.compile(_NUM)
-_ASSERTED = re.compile(r"(?:\b(?:is|equals|gives|makes|answer)\b|=)\s*:?\s*\$?\s*(" + _NUM + r")(?![\d.]*\s*[-+*/×÷^])",
-                       re.IGNORECASE)
+# a number right after "is"/"="/..., unless an operator follows it ("is 7 - 2" states no result yet)
+_ASSERTED = re.compile(r"(?:\b(?:is|equals|gives|makes|answer)\b|=)\s*:?\s*\$?\s*(" + _NUM + r")"
+                       r"(?![\d.]*\s*[-+*/×÷^])", re.IGNORECASE)
 
 
 def _clean(s: str) -> str:

@@ -42,7 +42,7 @@ VERIFIERS: dict[str, VerifierSpec] = {
                      "skyt1.verifiers.math:verify_math"),
         VerifierSpec("math_int", "AIME: the answer must denote exactly the integer gold",
                      "skyt1.verifiers.dispatch:verify_math_int", vote="integer"),
-        VerifierSpec("number", "short numeric answers: explicit answer, else the asserted result, else the last number",
+        VerifierSpec("number", "short numeric answers: explicit answer, else asserted result, else last number",
                      "skyt1.verifiers.number:verify_number"),
         VerifierSpec("choice", "multiple choice: the letter of an explicit final answer",
                      "skyt1.verifiers.choice:verify_choice", optional=("letters",), vote="exact", warm=False),

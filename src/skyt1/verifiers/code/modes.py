@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from ..verdict import Verdict, make
-from .compare import TOLERANCE, decode_value, stdout_matches, value_matches
+from .compare import decode_value, stdout_matches, value_matches
 
 __all__ = ["Mode", "Stdio", "Call", "Script", "MODES", "stated_tolerance"]
 

@@ -78,6 +78,7 @@ from .confine import PACKAGES_DIR, Cgroup, cgroup_root, package_mounts, seccomp_
 __all__ = [
     "RunResult", "SandboxUnavailable", "run_in_sandbox", "bwrap_available",
     "sandbox_python", "usable_packages", "WORKDIR", "SLOT_BASE_UID", "MAX_SLOTS",
+    "Cgroup", "cgroup_root", "package_mounts", "seccomp_program",  # re-exported from confine.py
 ]
 
 WORKDIR = "/tmp"
