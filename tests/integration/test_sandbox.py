@@ -6,6 +6,7 @@ it names breaks. Skipped only where bwrap is not installed at all: CI installs i
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -436,3 +437,18 @@ def test_cgroup_pids_limit_holds_for_a_fork_storm():
         assert int(out.stdout) < 8, out
     finally:
         cg.close()
+
+
+CODE_CASES = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "cases" / "code_cases.jsonl")
+              .read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["id"]) for c in CODE_CASES])
+def test_code_cases(case):
+    from skyt1.verifiers.code.modes import stated_tolerance
+
+    if case["kind"] == "tolerance":
+        assert stated_tolerance(case["statement"]) == case["expected"], case["why"]
+    else:
+        v = judge_code(py(case["code"]), case["tests"], statement=case.get("statement"))
+        assert v["reason"] == case["expected_reason"], (case["why"], v)
