@@ -11,8 +11,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: system $(VENV)/.installed
 
-system:  ## bubblewrap is the code sandbox
+system:  ## bubblewrap is the code sandbox; util-linux gives it prlimit and setpriv (the seccomp filter needs no package)
 	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
+	@command -v setpriv >/dev/null && command -v prlimit >/dev/null || ($(SUDO) apt-get install -y -qq util-linux)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -139,7 +139,7 @@ def score(
         from skyt1.config import RayScoring
         from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts
 
-        rows, _ = resolve_rows(inp, task)
+        rows, kind = resolve_rows(inp, task)
         dest = out or inp.with_name(inp.name.removesuffix(".jsonl") + ".scored.jsonl")
         # Verdicts go to a journal as they come: a rerun after a crash scores only the rest.
         journal = Journal(dest.with_name(f".{dest.name}.journal"),
@@ -168,7 +168,7 @@ def score(
         os.replace(tmp, dest)
         journal.path.unlink()
         keyed = [dict(r, problem_id=row_key(r, i)[0]) for i, r in enumerate(results)]
-        summary = summarize_verdicts(keyed, ks=[int(x) for x in k.split(",")])
+        summary = summarize_verdicts(keyed, ks=[int(x) for x in k.split(",")], kind=kind, workers=workers)
         typer.echo(f"wrote {dest}", err=True)
         typer.echo(json.dumps({"file": str(dest), **summary}))
 

@@ -76,7 +76,8 @@ class RayScoring(_Strict):
 
 
 class JudgeConfig(_Strict):
-    """``score.judge``: a model asked only when the rules cannot decide (``skyt1.verifiers.llm_judge``)."""
+    """``score.judge``: a model asked only when the rules cannot decide (``skyt1.verifiers.llm_judge``), in the
+    pipeline's score stage (rejection sampling); evaluation stays rule-graded, comparable with published scores."""
 
     model: ModelSpec = Field(description="the judge model, e.g. the rewriter's: {backend: openai, model: gpt-4o-mini}")
     prompt: str | None = Field(None, description="judge prompt with {question}, {gold}, {answer} (None: built-in)")
