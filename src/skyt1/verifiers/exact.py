@@ -125,6 +125,13 @@ def numbers_agree(a, b, texts: tuple[str, str]) -> bool | None:
     """Exact/relative agreement of two parsed numbers (see the module docstring); None if n/a."""
     import sympy
 
+    if (isinstance(a, sympy.Tuple) and isinstance(b, sympy.Tuple) and len(a) == len(b)) or (
+            isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase) and a.shape == b.shape):
+        pairs = zip(a, b) if isinstance(a, sympy.Tuple) else zip(a.flat(), b.flat())
+        return False if any(numbers_agree(x, y, ("", "")) is False for x, y in pairs) else None  # element-wise
+    if isinstance(a, sympy.Interval) and isinstance(b, sympy.Interval):  # "(a, b)" parses as an open interval
+        pairs = ((a.start, b.start), (a.end, b.end))
+        return False if any(numbers_agree(x, y, ("", "")) is False for x, y in pairs) else None
     if not all(isinstance(x, sympy.Expr) and x.is_number for x in (a, b)):
         return None
     if any("%" in t for t in texts):
@@ -133,6 +140,8 @@ def numbers_agree(a, b, texts: tuple[str, str]) -> bool | None:
         if all(_DECIMAL_RE.match(t.strip()) for t in texts):
             return Decimal(texts[0].strip()) == Decimal(texts[1].strip())
         a, b = a.doit(), b.doit()
+        if a.is_finite is False or b.is_finite is False:
+            return None  # infinities: math-verify's own comparison stands
         floats = bool(a.atoms(sympy.Float)) or bool(b.atoms(sympy.Float))
         if not floats and isinstance(a, sympy.Rational) and isinstance(b, sympy.Rational):
             return a == b
@@ -159,6 +168,14 @@ def positive_equal(a, b) -> bool:
         syms = a.free_symbols
         if not syms or syms != b.free_symbols or a.has(sympy.Abs) or b.has(sympy.Abs):
             return False
+        if not any(p.exp.is_Integer is False for e in (a, b) for p in e.atoms(sympy.Pow)) and not (
+                a.has(sympy.log) or b.has(sympy.log)):
+            return False  # positivity only matters for radicals, fractional powers and logarithms
+        diff, ordered = a - b, sorted(syms, key=str)
+        for point in (0.7, 1.3):  # a cheap numeric refusal before the costly simplify
+            values = {s: sympy.Float(point + 0.11 * i) for i, s in enumerate(ordered)}
+            if abs(complex(diff.xreplace(values).evalf(30))) > 1e-12:
+                return False
         pos = {s: sympy.Symbol(s.name, positive=True) for s in syms}
         return sympy.simplify(a.xreplace(pos) - b.xreplace(pos)) == 0
     except Exception:  # noqa: BLE001 - sympy raises many types; undecided means not equal
