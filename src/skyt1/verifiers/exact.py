@@ -10,7 +10,8 @@ and ``(a - b).evalf(chop=True) == 0`` otherwise, so ``1/20!`` equals ``1/21!`` a
   only as decimals (``0.1`` is not ``0.10000001``); a decimal against an exact value -> relative
   difference within 1e-6, or within half a unit of the decimal's last written digit (``0.333333``
   is ``1/3``, ``0.00000001`` is not ``2 \\cdot 10^{-8}``). A numeric test never decides between
-  two exact values. ``None`` when not both numbers (the caller keeps math-verify's verdict).
+  two exact values. Tuples, intervals and matrices are checked entry by entry. ``None`` when not
+  both numbers, or an infinity is involved (the caller keeps math-verify's verdict).
 - ``primes_differ(p, g)``: the primed symbols (``x'``, ``f''``, ``x^\\prime``) differ.
 - ``marker(s)``: the unit or currency an answer carries: ``"degree"`` (``^\\circ``, ``°``,
   ``\\degree``, "degrees"), ``"currency"`` (``$``, ``\\$``, ``€``, ``£``, ``¥``, ``₹``, "dollars"),
