@@ -22,6 +22,7 @@ from skyt1.progress import progress
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.verifiers.dispatch import KINDS, gold_of, verify
 from skyt1.verifiers.registry import get as get_verifier
+from skyt1.verifiers.verdict import make as make_verdict
 
 if TYPE_CHECKING:
     from skyt1.config import JudgeConfig, RayScoring
@@ -73,7 +74,7 @@ def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_t
     jobs: dict[str, list[tuple[int, tuple]]] = {}
     for i, row in enumerate(rows):
         if row.get("finish_reason") == "length":
-            yield i, {"correct": False, "extracted": None, "reason": "truncated"}
+            yield i, make_verdict(False, None, "truncated")
             continue
         kind = row["_kind"]
         options = {"code_timeout": code_timeout, "unsafe": unsafe_code, "judge": judge}
