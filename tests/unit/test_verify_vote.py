@@ -44,7 +44,7 @@ def test_a_hanging_comparison_falls_back_to_exact_strings(monkeypatch):
     monkeypatch.setattr(vote, "_POOLS", {})
     rows = _rows("p", ["a", "b", "a"], [True, False, True])
     assert vote.vote_classes(rows, "math", workers=1, timeout=1.0) == {"p": {"a": 0, "b": 1}}
-    vote._POOLS[(1, 1.0)].close()
+    vote.close_pools()
 
 
 def test_verdict_reasons_and_registry():

@@ -23,6 +23,7 @@ from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.verifiers.dispatch import KINDS, gold_of, verify
 from skyt1.verifiers.registry import get as get_verifier
 from skyt1.verifiers.verdict import make as make_verdict
+from skyt1.verifiers.vote import close_pools
 
 if TYPE_CHECKING:
     from skyt1.config import JudgeConfig, RayScoring
@@ -158,6 +159,7 @@ def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 
     kinds = {r["_kind"] for r in rows}
     summary = summarize_verdicts(records, ks=ks, kind=kinds.pop() if len(kinds) == 1 else "math", workers=workers,
                                  timeout=4 * timeout)
+    close_pools()  # no idle voting workers during the next stage
     stage.finish(summary, ledger.stop().to_dict(prices))
     return summary
 

@@ -18,10 +18,11 @@ import re
 
 from skyt1.verifiers.registry import get
 
-__all__ = ["answer_groups", "vote_classes"]
+__all__ = ["answer_groups", "vote_classes", "close_pools"]
 
 _INT = re.compile(r"[+-]?\d+")
 _POOLS: dict[tuple, object] = {}
+atexit.register(lambda: close_pools())
 
 
 def _equal(vote: str):
@@ -56,9 +57,14 @@ def _pool(workers: int, timeout: float):
 
     key = (workers, timeout)
     if key not in _POOLS:
-        _POOLS[key] = pool = VerifierPool(workers=workers, timeout=timeout, warmup=warm_up)
-        atexit.register(pool.close)
+        _POOLS[key] = VerifierPool(workers=workers, timeout=timeout, warmup=warm_up)
     return _POOLS[key]
+
+
+def close_pools() -> None:
+    """Stop the shared voting workers (they are kept between calls: evaluate votes once per point)."""
+    while _POOLS:
+        _POOLS.popitem()[1].close()
 
 
 def vote_classes(rows: list[dict], kind: str = "math", *, workers: int = 2,
