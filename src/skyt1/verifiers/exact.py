@@ -21,8 +21,9 @@ and ``(a - b).evalf(chop=True) == 0`` otherwise, so ``1/20!`` equals ``1/21!`` a
   ``\\$30``, ``5\\text{ cm}`` is not ``5\\text{ m}``). A percent is compared as math-verify does.
 - ``shorthand(s)``: ``\\sqrt[3]2`` -> ``\\sqrt[3]{2}`` (TeX's unbraced one-token argument), ``y^\\prime``
   -> ``y'`` and a
-  mixed number in any spelling (``2~\\frac12``, ``2 1/2``) -> ``2\\frac{1}{2}``, which
-  math-verify reads as 5/2.
+  mixed number in any spelling (``2~\\frac12`` -> ``2\\frac12``, which math-verify reads as 5/2;
+  ``2 1/2``, ``1 000 4/9``, ``4 4/9%`` -> an improper fraction). As math-verify's own tests require,
+  a plain mixed number whose fraction is not proper (``11 6/6``, ``4 4/0``) equals nothing.
 - ``positive_equal(a, b)``: equal when every variable is taken positive (``\\sqrt{1/x}`` and
   ``1/\\sqrt{x}``), tried only when math-verify said no, both have the same variables and neither
   has an absolute value (so ``x`` never equals ``|x|``). Contest answers are stated for the
@@ -36,7 +37,7 @@ from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 __all__ = ["explicit_kind", "opening", "numbers_agree", "primes_differ", "marker", "markers_clash", "shorthand",
-           "positive_equal"]
+           "invalid_mixed", "positive_equal"]
 
 _MARKED_CHARS = 40  # markers are read on answers, not on prose that mentions prices and angles
 _PRIME_RE = re.compile(r"(?<![A-Za-z])([A-Za-z])\s*('+|\^\s*\{?\s*(?:\\prime\s*)+\}?|’+)(?![A-Za-z])")
@@ -45,7 +46,7 @@ _DECIMAL_RE = re.compile(r"^[+-]?(?:\d+\.\d*|\.\d+)$")
 _DEC_IN_RE = re.compile(r"\d*\.(\d+)")
 _SQRT_RE = re.compile(r"\\sqrt\s*\[([^\[\]{}]*)\]\s*([0-9A-Za-z])")
 _MIXED_RE = re.compile(r"^([+-]?\d+)(?:\s|~|\\[ ,;:!]|\\quad)+(\\[dt]?frac)")
-_MIXED_PLAIN_RE = re.compile(r"^([+-]?\d+)\s+(\d+)\s*/\s*(\d+)$")
+_MIXED_PLAIN_RE = re.compile(r"^([+-]?)(\d{1,3}(?: \d{3})+|\d+)\s+(\d+)\s*/\s*(\d+)\s*(%|\\%|percent(?:age)?|pct)?$")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree|\bdegrees?\b", re.IGNORECASE)
 _CURRENCY_RE = re.compile(r"\\\$|[€£¥₹]|\b(?:dollars?|cents?|euros?|pounds?)\b",
                           re.IGNORECASE)
@@ -112,9 +113,16 @@ def shorthand(s: str) -> str:
     """Rewrite TeX shorthand math-verify misreads: unbraced root arguments, mixed numbers."""
     s = _SQRT_RE.sub(r"\\sqrt[\1]{\2}", s)
     s = _LATEX_PRIME_RE.sub(lambda m: "'" * m.group(0).count("prime"), s)  # y^\prime -> y' (parsed alike)
-    if m := _MIXED_PLAIN_RE.match(s):
-        return f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}"
+    if (m := _MIXED_PLAIN_RE.match(s)) and not invalid_mixed(s):
+        whole, num, den = int(m.group(2).replace(" ", "")), int(m.group(3)), int(m.group(4))
+        return f"{m.group(1)}\\frac{{{whole * den + num}}}{{{den}}}" + ("\\%" if m.group(5) else "")
     return _MIXED_RE.sub(r"\1\2", s)
+
+
+def invalid_mixed(s: str) -> bool:
+    """``11 6/6``, ``4 4/0``: a mixed number whose fraction is not proper denotes nothing (math-verify's rule)."""
+    m = _MIXED_PLAIN_RE.match(s)
+    return m is not None and not 0 <= int(m.group(3)) < int(m.group(4))
 
 
 def _decimal_digits(text: str) -> int | None:

@@ -27,7 +27,7 @@ import re
 from functools import lru_cache
 
 from skyt1.verifiers.exact import (
-    explicit_kind, markers_clash, numbers_agree, opening, positive_equal, primes_differ, shorthand,
+    explicit_kind, invalid_mixed, markers_clash, numbers_agree, opening, positive_equal, primes_differ, shorthand,
 )
 from skyt1.verifiers.verdict import Verdict, make
 
@@ -216,7 +216,8 @@ def equivalent(pred: str, gold: str) -> bool:
         return int(p) == int(g)
     if _too_costly(p) or _too_costly(g) or {explicit_kind(p), explicit_kind(g)} == {"set", "tuple"}:
         return False
-    if primes_differ(p, g) or markers_clash(_strip_delims(str(pred)), _strip_delims(str(gold))):
+    if primes_differ(p, g) or markers_clash(_strip_delims(str(pred)), _strip_delims(str(gold))) or \
+            invalid_mixed(p) or invalid_mixed(g):
         return False
     from math_verify import verify
 
