@@ -11,9 +11,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: system $(VENV)/.installed
 
+<<<<<<< HEAD
 system:  ## bubblewrap is the code sandbox; chromium (headless) tests the report and the trace viewer
 	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+=======
+system:  ## bubblewrap is the code sandbox; util-linux gives it prlimit and setpriv (the seccomp filter needs no package)
+	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
+	@command -v setpriv >/dev/null && command -v prlimit >/dev/null || ($(SUDO) apt-get install -y -qq util-linux)
+>>>>>>> verifiers
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

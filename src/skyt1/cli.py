@@ -11,7 +11,11 @@ from typing import Optional
 
 import typer
 
+<<<<<<< HEAD
 from skyt1.backends import backend_help
+=======
+from skyt1.verifiers.registry import kinds_help
+>>>>>>> verifiers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
                   help="skyt1: the Sky-T1 recipe (teacher traces -> verified curation -> SFT -> evaluation) as software.")
@@ -121,7 +125,7 @@ def generate(
 
 @app.command()
 def score(
-    task: str = typer.Option(..., help="math | number | choice | code, or a named task (math500, aime24, ...)"),
+    task: str = typer.Option(..., help=f"{kinds_help()}, or a named task (math500, aime24, ...)"),
     inp: Path = typer.Option(..., "--in", help="JSONL of responses"),
     out: Optional[Path] = typer.Option(None, help="output JSONL (default: <in>.scored.jsonl)"),
     workers: int = typer.Option(2, help="verifier processes"),
@@ -143,7 +147,7 @@ def score(
         from skyt1.config import RayScoring
         from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts
 
-        rows, _ = resolve_rows(inp, task)
+        rows, kind = resolve_rows(inp, task)
         dest = out or inp.with_name(inp.name.removesuffix(".jsonl") + ".scored.jsonl")
         # Verdicts go to a journal as they come: a rerun after a crash scores only the rest.
         journal = Journal(dest.with_name(f".{dest.name}.journal"),
@@ -172,7 +176,7 @@ def score(
         os.replace(tmp, dest)
         journal.path.unlink()
         keyed = [dict(r, problem_id=row_key(r, i)[0]) for i, r in enumerate(results)]
-        summary = summarize_verdicts(keyed, ks=[int(x) for x in k.split(",")])
+        summary = summarize_verdicts(keyed, ks=[int(x) for x in k.split(",")], kind=kind, workers=workers)
         typer.echo(f"wrote {dest}", err=True)
         typer.echo(json.dumps({"file": str(dest), **summary}))
 

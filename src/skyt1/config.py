@@ -87,12 +87,22 @@ class RayScoring(_Strict):
     runtime_env: dict[str, Any] | None = Field(None, description="Ray runtime environment of the tasks")
 
 
+class JudgeConfig(_Strict):
+    """``score.judge``: a model asked only when the rules cannot decide (``skyt1.verifiers.llm_judge``), in the
+    pipeline's score stage (rejection sampling); evaluation stays rule-graded, comparable with published scores."""
+
+    model: ModelSpec = Field(description="the judge model, e.g. the rewriter's: {backend: openai, model: gpt-4o-mini}")
+    prompt: str | None = Field(None, description="judge prompt with {question}, {gold}, {answer} (None: built-in)")
+    max_tokens: int = Field(512, ge=1, description="completion limit of one judgement")
+
+
 class ScoreConfig(_Strict):
     workers: int = Field(2, ge=0, description="verifier processes (0: inline, no time limit)")
     timeout: float = Field(5.0, gt=0, description="hard wall-clock limit per math/choice answer, seconds")
     code_timeout: float = Field(6.0, gt=0, description="per-test time limit for code, seconds")
     ks: list[int] = Field(default_factory=lambda: [1], description="k values for pass@k")
     ray: RayScoring | None = Field(None, description="score across a Ray cluster instead of local processes")
+    judge: JudgeConfig | None = Field(None, description="LLM second opinion where rules cannot decide (off: None)")
 
 
 class RewriteConfig(_Strict):

@@ -67,10 +67,15 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _vote(samples: list[dict], equivalent: Callable[[str, str], bool] | None) -> bool:
+def _vote(samples: list[dict], equivalent: Callable[[str, str], bool] | None,
+          classes: dict[str, int] | None = None) -> bool:
     """Majority vote over extracted answers; groups keep first-seen order, so a tie goes to the
     answer seen first. The problem counts correct if most of the winning group's samples are
-    correct (a tie there goes to its first sample). No answer at all counts wrong."""
+    correct (a tie there goes to its first sample). No answer at all counts wrong. ``classes``
+    (answer -> class id, from ``skyt1.verifiers.vote``) replaces ``equivalent`` when given."""
+    if classes is not None:
+        def equivalent(a: str, b: str) -> bool:
+            return classes.get(a, a) == classes.get(b, b)
     groups: list[list[dict]] = []
     for s in samples:
         answer = s.get("extracted")
@@ -108,9 +113,12 @@ def summarize(
     verdicts: list[dict],
     ks: tuple[int, ...] = (1,),
     equivalent: Callable[[str, str], bool] | None = None,
+    vote_classes: dict[str, dict[str, int]] | None = None,
 ) -> dict:
     """Summary of verdict rows (``problem_id``, ``correct``, ``extracted``, ``finish_reason``,
-    ``usage.completion_tokens``, optional ``meta``). See the module docstring for each number."""
+    ``usage.completion_tokens``, optional ``meta``). See the module docstring for each number.
+    maj@n groups answers by ``vote_classes[problem_id]`` when given (computed in the verifier
+    workers, ``skyt1.verifiers.vote``), else by ``equivalent``, else as strings."""
     by_problem: dict[str, list[dict]] = {}
     for v in verdicts:
         by_problem.setdefault(v["problem_id"], []).append(v)
@@ -136,7 +144,10 @@ def summarize(
             out[f"pass@{k}"] = statistics.fmean(
                 pass_at_k(len(ss), sum(bool(s.get("correct")) for s in ss), k) for ss in by_problem.values()
             )
-    out["maj@n"] = statistics.fmean(_vote(ss, equivalent) for ss in by_problem.values()) if means else None
+    out["maj@n"] = statistics.fmean(
+        _vote(ss, equivalent, None if vote_classes is None else vote_classes.get(pid, {}))
+        for pid, ss in by_problem.items()
+    ) if means else None
 
     def tokens(rows):
         return [

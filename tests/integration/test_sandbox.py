@@ -6,6 +6,7 @@ it names breaks. Skipped only where bwrap is not installed at all: CI installs i
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -336,3 +337,118 @@ def test_sessions_do_not_leak_processes_or_fds():
     assert slot_processes() == []
     assert sys.modules.get("skyt1.verifiers.code.harness") is None  # never imported here
     assert signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, None)
+
+
+def test_tolerance_comes_from_the_problem():
+    prog, tests = py("print(0.5000001)"), {"inputs": [""], "outputs": ["0.5"]}
+    assert judge_code(prog, tests)["correct"]  # the default 1e-6
+    strict = "Your answer is accepted if its absolute or relative error does not exceed $10^{-9}$."
+    assert judge_code(prog, tests, statement=strict)["reason"] == "wrong_answer"
+    assert judge_code(prog, dict(tests, tolerance=1e-9))["reason"] == "wrong_answer"
+    call = {"fn_name": "f", "inputs": [[]], "outputs": [0.5], "tolerance": 1e-9}
+    assert judge_code(py("def f():\n    return 0.5000001"), call)["reason"] == "wrong_answer"
+
+
+def test_none_stdin_is_empty_input():
+    v = judge_code(py("import sys\nprint(len(sys.stdin.read()))"), {"inputs": [None], "outputs": ["0"]})
+    assert v["correct"], v
+
+
+SYSCALLS = """
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    r = libc.syscall(*args)
+    print(name, errno.errorcode.get(ctypes.get_errno(), "?") if r < 0 else "ok", flush=True)
+call("unshare", 272, 0)
+call("ptrace", 101, 0, 0, 0, 0)
+call("keyctl", 250, 0, -3, 0)
+call("clone_newuts", 56, 0x04000000 | 17, 0, 0, 0, 0)
+"""
+
+
+@pytest.mark.skipif(sb.seccomp_program() is None, reason="no seccomp table for this architecture")
+def test_seccomp_denies_dangerous_syscalls():
+    # unshare(0), PTRACE_TRACEME and keyctl all succeed in a bwrap session without the filter
+    res = run(SYSCALLS)
+    lines = dict(line.split() for line in res.stdout.decode().splitlines())
+    assert lines == {"unshare": "EPERM", "ptrace": "EPERM", "keyctl": "EPERM", "clone_newuts": "EPERM"}, res
+
+
+def test_seccomp_leaves_threads_fork_and_subprocess_working():
+    res = run("""
+        import os, subprocess, threading
+        t = threading.Thread(target=print, args=("thread",)); t.start(); t.join()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        print("fork", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        print(subprocess.run(["/bin/echo", "child"], capture_output=True, text=True).stdout.strip())
+        """)
+    assert res.stdout.decode().split() == ["thread", "fork", "7", "child"], res
+
+
+@pytest.mark.skipif(not sb.package_mounts(("numpy",)), reason="numpy is not installed for the grader")
+def test_numpy_is_importable_and_read_only():
+    prog = py("import numpy as np\nprint(int(np.arange(int(input())).sum()))")
+    v = judge_code(prog, {"inputs": ["5"], "outputs": ["10"]})
+    assert v["correct"], v
+    prog = py("""
+        import numpy, os
+        try:
+            open(os.path.join(os.path.dirname(numpy.__file__), "planted.py"), "w")
+            print("WROTE")
+        except OSError as exc:
+            print("read-only", exc.errno == 30)
+        """)
+    assert judge_code(prog, {"inputs": [""], "outputs": ["read-only True"]})["correct"]
+
+
+HOG = """
+import os, time
+kids = []
+for i in range(8):
+    pid = os.fork()
+    if pid == 0:
+        block = b"x" * (200 << 20)  # touched: resident, not just reserved
+        time.sleep(1.5)
+        os._exit(0)
+    kids.append(pid)
+print("survivors", sum(os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) == 0 for k in kids), flush=True)
+"""
+
+
+@pytest.mark.skipif(sb.cgroup_root() is None, reason="no writable cgroup v2 with memory and pids controllers here")
+def test_cgroup_bounds_the_memory_of_all_processes_together():
+    # 8 x 200 MiB: each child is under its own 1280 MiB address-space rlimit, the session is not
+    res = run(HOG, memory_mb=256, timeout=30)
+    survivors = int(res.stdout.split()[-1]) if res.stdout.startswith(b"survivors") else 0
+    assert survivors < 8 and res.memory_exceeded, res
+
+
+@pytest.mark.skipif(sb.cgroup_root() is None, reason="no writable cgroup v2 with memory and pids controllers here")
+def test_cgroup_pids_limit_holds_for_a_fork_storm():
+    cg = sb.Cgroup(512 << 20, 8)
+    try:
+        code = ("import os, time\nn = 0\nfor i in range(40):\n    try:\n        pid = os.fork()\n"
+                "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(2)\n        os._exit(0)\n"
+                "    n += 1\nprint(n)")
+        out = subprocess.run(cg.wrap([sb.sandbox_python(), "-c", code], 65534), capture_output=True, timeout=60)
+        assert int(out.stdout) < 8, out
+    finally:
+        cg.close()
+
+
+CODE_CASES = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "cases" / "code_cases.jsonl")
+              .read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["id"]) for c in CODE_CASES])
+def test_code_cases(case):
+    from skyt1.verifiers.code.modes import stated_tolerance
+
+    if case["kind"] == "tolerance":
+        assert stated_tolerance(case["statement"]) == case["expected"], case["why"]
+    else:
+        v = judge_code(py(case["code"]), case["tests"], statement=case.get("statement"))
+        assert v["reason"] == case["expected_reason"], (case["why"], v)

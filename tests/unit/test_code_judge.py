@@ -177,3 +177,33 @@ def test_value_matches(got, expected, ok):
 def test_opaque_matches_nothing():
     opaque = decode_value('{"$opaque": "Whatever"}')
     assert not value_matches(opaque, "Whatever") and not value_matches(opaque, [opaque])
+
+
+# --- tolerance from the problem, None stdin (issue 16) ----------------------------------------
+
+@pytest.mark.parametrize("statement, tol", [
+    ("Your answer is considered correct if its absolute or relative error does not exceed $10^{-9}$.", 1e-9),
+    ("The output will be accepted if the absolute or relative error is at most 10^-4.", 1e-4),
+    ("Print the answer with an error of at most 1e-7.", 1e-7),
+    ("Answers within 0.001 of the true value are accepted.", 1e-3),
+    ("Print the number of ways modulo 998244353.", None),
+    (None, None),
+])
+def test_stated_tolerance(statement, tol):
+    from skyt1.verifiers.code.modes import stated_tolerance
+
+    assert stated_tolerance(statement) == tol
+
+
+def test_tolerance_field_and_none_stdin():
+    assert normalize_tests({"inputs": [None], "outputs": ["1"]})["inputs"] == [""]  # not the text "None"
+    assert normalize_tests({"inputs": ["1"], "outputs": ["2"], "tolerance": 1e-9})["tolerance"] == 1e-9
+    with pytest.raises(ValueError, match="no expected output"):
+        normalize_tests({"inputs": ["1"], "outputs": [None]})
+    with pytest.raises(ValueError, match="tolerance"):
+        normalize_tests({"inputs": ["1"], "outputs": ["2"], "tolerance": "tight"})
+
+
+def test_tolerance_decides_float_comparisons():
+    assert stdout_matches("0.5000001", "0.5") and not stdout_matches("0.5000001", "0.5", 1e-9)
+    assert value_matches(0.5000001, 0.5) and not value_matches(0.5000001, 0.5, 1e-9)

@@ -47,14 +47,17 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_rows", "source_name", "source_problems", "source_task"]
+from skyt1.verifiers.registry import KINDS
+
+__all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_rows", "source_name", "source_problems",
+           "source_task"]
 
 log = logging.getLogger(__name__)
 
 SPEC_KEYS = {"task", "path", "hub", "name", "split", "config", "fields", "verifier", "domain", "where", "limit", "prompt",
              "quota", "seed"}
 PROBLEM_FIELDS = ("id", "question", "answer", "tests", "choices", "domain")
-VERIFIERS = ("math", "math_int", "number", "choice", "code")
+VERIFIERS = KINDS  # the verifier registry's kinds
 
 
 def _check_spec(spec: dict, *, kind: bool = True) -> None:

@@ -21,9 +21,12 @@ from skyt1.cost import Ledger
 from skyt1.progress import progress
 from skyt1.records import RecordError, Stage, read_jsonl
 from skyt1.verifiers.dispatch import KINDS, gold_of, verify
+from skyt1.verifiers.registry import get as get_verifier
+from skyt1.verifiers.verdict import make as make_verdict
+from skyt1.verifiers.vote import close_pools
 
 if TYPE_CHECKING:
-    from skyt1.config import RayScoring
+    from skyt1.config import JudgeConfig, RayScoring
 
 __all__ = ["resolve_rows", "verdicts", "verdicts_on_ray", "score", "summarize_verdicts", "row_key"]
 
@@ -40,7 +43,7 @@ def resolve_rows(path: Path, task: str) -> tuple[list[dict], str]:
     Errors name the file, the line and the missing field.
     """
     if task in KINDS:
-        need = {"code": ("response", "tests"), "math_int": ("response", "answer")}.get(task, ("response", "answer"))
+        need = ("response", *get_verifier(task).gold)
         rows = list(read_jsonl(path, required=need))
         return [dict(r, _kind=task) for r in rows], task
     from skyt1.tasks import get_task
@@ -60,7 +63,8 @@ def resolve_rows(path: Path, task: str) -> tuple[list[dict], str]:
 
 
 def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
-             unsafe_code: bool = False, ray: RayScoring | None = None) -> Iterator[tuple[int, dict]]:
+             unsafe_code: bool = False, ray: RayScoring | None = None,
+             judge: bool = False) -> Iterator[tuple[int, dict]]:
     """Yield ``(position, verdict)`` for each row, in completion order: from ``workers`` local
     processes, or with ``ray`` from shards on a Ray cluster (``verdicts_on_ray``)."""
     if ray is not None:
@@ -71,10 +75,10 @@ def verdicts(rows: list[dict], *, workers: int = 2, timeout: float = 5.0, code_t
     jobs: dict[str, list[tuple[int, tuple]]] = {}
     for i, row in enumerate(rows):
         if row.get("finish_reason") == "length":
-            yield i, {"correct": False, "extracted": None, "reason": "truncated"}
+            yield i, make_verdict(False, None, "truncated")
             continue
         kind = row["_kind"]
-        options = {"code_timeout": code_timeout, "unsafe": unsafe_code}
+        options = {"code_timeout": code_timeout, "unsafe": unsafe_code, "judge": judge}
         jobs.setdefault(kind, []).append((i, (kind, row["response"], gold_of(kind, row), options)))
     for kind, items in jobs.items():
         # Code runs its own sandbox with per-test limits; the pool limit only catches a hung judge.
@@ -131,7 +135,7 @@ def _n_tests(tests: dict | list) -> int:
 
 def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 5.0, code_timeout: float = 6.0,
           ks: Iterable[int] = (1,), unsafe_code: bool = False, prices: dict | None = None,
-          ray: RayScoring | None = None) -> dict:
+          ray: RayScoring | None = None, judge: JudgeConfig | None = None) -> dict:
     """Score ``rows`` into ``stage`` (resumable by row key) and finish it with a summary."""
     ledger = Ledger(stage="score").start(carry=stage.spent_path)
     done = stage.done_keys(lambda r: tuple(r["_key"]))
@@ -139,38 +143,40 @@ def score(rows: list[dict], stage: Stage, *, workers: int = 2, timeout: float = 
     pending = [(k, r) for k, r in pending if k not in done]
     with stage.writer() as write, progress(f"score {len(pending)} samples", len(pending), unit="verdicts") as bar:
         todo = [r for _, r in pending]
-        for pos, verdict in verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout,
-                                     unsafe_code=unsafe_code, ray=ray):
+        stream = verdicts(todo, workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code,
+                          ray=ray, judge=judge is not None)
+        if judge is not None:  # ask the judge model about what the rules could not decide
+            from skyt1.verifiers.llm_judge import resolve
+
+            stream = resolve(stream, todo, judge)
+        for pos, verdict in stream:
             key, row = pending[pos]
             out = {k: v for k, v in row.items() if k != "_kind"}
             out.update(verdict, _key=list(key))
             write(out)
             bar.advance(1)
     records = stage.records()
-    summary = summarize_verdicts(records, ks=ks)
+    kinds = {r["_kind"] for r in rows}
+    summary = summarize_verdicts(records, ks=ks, kind=kinds.pop() if len(kinds) == 1 else "math", workers=workers,
+                                 timeout=4 * timeout)
+    close_pools()  # no idle voting workers during the next stage
     stage.finish(summary, ledger.stop().to_dict(prices))
     return summary
 
 
-def summarize_verdicts(records: list[dict], ks: Iterable[int] = (1,)) -> dict:
+def summarize_verdicts(records: list[dict], ks: Iterable[int] = (1,), *, kind: str = "math", workers: int = 2,
+                       timeout: float = 20.0) -> dict:
+    """``metrics.summarize`` with maj@n's answers grouped in time-limited workers (``verifiers.vote``)."""
     from skyt1.metrics import summarize
-    from skyt1.verifiers.math import equivalent
+    from skyt1.verifiers.llm_judge import judge_counts
+    from skyt1.verifiers.vote import vote_classes
 
     rows = [dict(r, problem_id=r.get("problem_id", r["_key"][0] if "_key" in r else r.get("id"))) for r in records]
-    return summarize(rows, ks=tuple(ks), equivalent=_safe_equivalent(equivalent))
-
-
-def _safe_equivalent(equivalent):
-    # Majority vote compares answers in this process: keep it to short answers so one
-    # pathological string cannot stall the summary (the pool already judged correctness).
-    def eq(a: str, b: str) -> bool:
-        if a == b:
-            return True
-        if len(a) > 64 or len(b) > 64:
-            return False
-        return equivalent(a, b)
-
-    return eq
+    classes = vote_classes(rows, kind, workers=workers, timeout=timeout)
+    summary = summarize(rows, ks=tuple(ks), vote_classes=classes)
+    if (judges := judge_counts(rows)) is not None:
+        summary["judges"] = judges  # how often the rules and the LLM judge decided
+    return summary
 
 
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
@@ -187,4 +193,4 @@ def run(recipe, stage: Stage) -> dict:
     s = recipe.score
     rows = [dict(r, _kind=r.get("verifier") or get_task(r["task"]).verifier) for r in read_jsonl(stage.inputs[0])]
     return score(rows, stage, workers=s.workers, timeout=s.timeout, code_timeout=s.code_timeout, ks=s.ks,
-                 prices=recipe.prices.model_dump(), ray=s.ray)
+                 prices=recipe.prices.model_dump(), ray=s.ray, judge=s.judge)

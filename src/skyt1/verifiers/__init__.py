@@ -1,7 +1,7 @@
-"""Verifiers: pure functions ``(response, problem) -> verdict``.
+"""Verifiers: pure functions ``(response, problem) -> Verdict``.
 
-A verdict is ``{"correct": bool, "extracted": str | None, "reason": str}`` with reason one of
-``correct``, ``wrong_answer``, ``no_answer``, ``timeout``, ``truncated``, ``runtime_error``,
-``memory``, ``compile_error``, ``sandbox_error``. They run in worker processes with hard time
-limits (``pool.py``); nothing here evaluates model text as code outside the sandbox.
+A verdict (:mod:`.verdict`) is ``{"correct": bool, "extracted": str | None, "reason": str}``
+with reason one of :data:`.verdict.REASONS`. The kinds are registered in :mod:`.registry`. They
+run in worker processes with hard time limits (``pool.py``); nothing here evaluates model text
+as code outside the sandbox.
 """

@@ -3,15 +3,32 @@
 Contract:
 
 - ``extract_choice(text, letters="ABCD")``: the letter of the last *explicit* final answer:
-  ``\\boxed{C}`` / ``\\boxed{\\text{(C)}}``, "Answer: C", "the answer is (C)", "I choose C", or a
-  last line that is just ``(C)`` / ``C``. Stray letters elsewhere in the text are never guessed at;
-  ``None`` when there is no explicit answer.
+  ``\\boxed{C}`` / ``\\boxed{\\text{(C)}}``, "Answer: C", "the answer is (C)", "I choose C", "the
+  correct option is C", or a last line that is just ``(C)`` / ``C``. Stray letters elsewhere in
+  the text are never guessed at; ``None`` when there is no explicit answer.
+
 - ``shuffle_choices(question_id, choices, gold_index)``: a deterministic shuffle seeded by the
   question id through SHA-256 (not the global RNG, not Python's per-process salted ``hash``), so
   every process and machine shows the same order; returns (shuffled choices, gold letter). GPQA's
   own evaluation shuffles the four options per question (Rein et al. 2023, "GPQA").
 - ``verify_choice(response, gold, letters="ABCD")`` returns a verdict
   ``{"correct", "extracted", "reason"}``.
+
+Conventions (each has cases in tests/cases/choice_cases.jsonl):
+
+- *Case*: the phrases are case-insensitive ("ANSWER: C"), the letter is not (``c`` is not ``C``:
+  a lower-case letter is usually a word, "answer: a quick check ...").
+- *Language*: English phrases only; a response in another language needs a boxed letter or a
+  last line that is the letter alone.
+- *Decorations* around the letter are read through: brackets ``(C)`` / ``[C]``, quotes
+  ``"C"`` / ``'C'`` / ``“C”``, bold ``**C**``, inline math ``\\(C\\)`` / ``$C$``, and certainty
+  words ("the answer is for sure D", "definitely", "clearly", "option C").
+- *Echoed option*: a response that is a single line ``B) 12 apples`` / ``(B) 12`` answers B.
+- *Remarks after the answer* may name other letters: only explicit answer phrases count, and a
+  phrase whose letter is followed by a condition ("the answer is A only if ...", "... D under
+  the old convention", "would", "were") is not an answer.
+- *Hedges are refused*: "probably B", "it could be A or B", "I think A, but maybe B" give
+  ``None`` - a guess is not graded as an answer.
 """
 
 from __future__ import annotations
@@ -20,9 +37,15 @@ import hashlib
 import re
 
 from skyt1.verifiers.math import _BOX_RE, _balanced
+from skyt1.verifiers.verdict import Verdict, make
 
 __all__ = ["extract_choice", "shuffle_choices", "verify_choice"]
 
+# "the answer is for sure D": certainty words between the phrase and the letter (never hedges)
+_EMPHATIC = (r"(?:(?:definitely|clearly|certainly|surely|undoubtedly|obviously|indeed|absolutely|for\s+sure|"
+             r"without\s+(?:a\s+)?doubt|option|choice|letter)\s*,?\s*)*")
+_OPEN = r"[\"“'‘]?\s*[(\[]?\s*"  # 'Answer: "C"', 'the answer is (C)'
+_CLOSE = r"\s*[)\]]?[\"”'’]?(?!\s+(?:only\s+)?(?:if|when|under|would|were)\b)"  # not "A only if ..."
 _WRAPPER_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|textrm|bf)\s*\{([^{}]*)\}")
 
 
@@ -49,10 +72,10 @@ def _candidates(text: str, letters: str):
                 yield m.start(), letter
     cls = "[" + re.escape(letters) + "]"
     phrase = re.compile(
-        r"\banswer(?:\s+is\b|\s*(?:\*\*)?\s*[:=])\s*(?:\*\*)?\s*:?\s*(?:\*\*)?\s*"
-        r"(?:\\\(|\$)?\s*[(\[]?\s*(" + cls + r")\s*[)\]]?(?![A-Za-z0-9])"
+        r"\banswer(?:\s+is\b|\s*(?:\*\*)?\s*[:=])\s*(?:\*\*)?\s*:?\s*(?:\*\*)?\s*" + _EMPHATIC +
+        r"(?:\\\(|\$)?\s*" + _OPEN + r"(" + cls + r")" + _CLOSE + r"(?![A-Za-z0-9])"
         r"|\b(?:I\s+(?:choose|select|pick)|correct\s+(?:option|choice|answer)(?:\s+is\b|\s*:)?)\s*"
-        r"(?:\*\*)?\s*[(\[]?\s*(" + cls + r")\s*[)\]]?(?![A-Za-z0-9])",
+        r"(?:\*\*)?\s*" + _EMPHATIC + _OPEN + r"(" + cls + r")" + _CLOSE + r"(?![A-Za-z0-9])",
         re.IGNORECASE,
     )
     for m in phrase.finditer(text):
@@ -60,6 +83,8 @@ def _candidates(text: str, letters: str):
         if letter in letters:  # the option letter itself is case-sensitive
             yield m.start(), letter
     lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    if len(lines) == 1 and (m := re.match(r"\s*(?:\*\*)?\(?(" + cls + r")[).:]\s+\S", lines[0])):
+        yield 0, m.group(1)  # the response is only the echoed option line "B) 12 apples"
     if lines:
         last = lines[-1].strip().strip("*").strip().rstrip(".").strip()
         if m := re.fullmatch(r"[(\[]?(" + cls + r")[)\]]?", last):
@@ -93,13 +118,13 @@ def shuffle_choices(question_id: str, choices: list[str], gold_index: int) -> tu
     return shuffled, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[order.index(gold_index)]
 
 
-def verify_choice(response: str, gold: str, letters: str = "ABCD") -> dict:
+def verify_choice(response: str, gold: str, letters: str = "ABCD") -> Verdict:
     """Verdict for a multiple-choice response; ``gold`` is a letter (``"C"`` or ``"(C)"``)."""
     target = _letter_of(str(gold), letters)
     if target is None:
         raise ValueError(f"gold {gold!r} is not one of the letters {letters!r}")
     extracted = extract_choice(response or "", letters)
     if extracted is None:
-        return {"correct": False, "extracted": None, "reason": "no_answer"}
+        return make(False, None, "no_answer")
     ok = extracted == target
-    return {"correct": ok, "extracted": extracted, "reason": "correct" if ok else "wrong_answer"}
+    return make(ok, extracted, "correct" if ok else "wrong_answer")

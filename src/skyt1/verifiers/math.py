@@ -5,11 +5,12 @@
   (a truncated response), as MATH's ``last_boxed_only_string`` (Hendrycks et al. 2021).
 - ``extract_answer(text, boxed_only=False)``: the boxed answer, else the last explicit final answer
   ("final answer is X", "the answer is X", "Answer: X", GSM8K ``#### X``); never "the last number".
-- ``equivalent(pred, gold)``: math-verify (HuggingFace) ``parse`` + ``verify`` on LaTeX only. Its
-  plain-expression extractor (``sympy.parse_expr``, which evals) is not used, and nothing here calls
-  ``eval``/``sympify`` on text: latex2sympy builds expressions from an ANTLR parse tree. Departures
-  from math-verify: an explicit set ``\\{1,2\\}`` never equals an explicit tuple ``(1,2)``; digit
-  groups split by ``\\,``/``{,}`` are joined; an unpaired ``$`` is a currency sign.
+- ``equivalent(pred, gold)``: math-verify (HuggingFace) ``parse`` + ``verify`` on LaTeX only, inside
+  the guards of ``exact.py`` (exact numbers never decided by a tolerance, primes kept, unit and
+  currency policy, ``\\sqrt[3]2`` and mixed numbers, positive variables). Its plain-expression
+  extractor (``sympy.parse_expr``, which evals) is not used; nothing here calls ``eval``/``sympify``
+  on text. Departures from math-verify: a set ``\\{1,2\\}`` never equals a tuple ``(1,2)``;
+  digit groups split by ``\\,``/``{,}`` are joined; an unpaired ``$`` is a currency sign.
 - ``verify_math(response, gold, integer=False, boxed_only=False)``: a verdict ``{"correct",
   "extracted", "reason"}``; ``integer=True`` (AIME) needs the answer to denote exactly ``int(gold)``.
 
@@ -24,6 +25,11 @@ import logging
 import math
 import re
 from functools import lru_cache
+
+from skyt1.verifiers.exact import (
+    explicit_kind, invalid_mixed, markers_clash, numbers_agree, opening, positive_equal, primes_differ, shorthand,
+)
+from skyt1.verifiers.verdict import Verdict, make
 
 __all__ = ["equivalent", "extract_answer", "extract_boxed", "verify_math", "warm_up"]
 
@@ -42,6 +48,8 @@ _DELIM_RE = re.compile(r"(?<!\\)\$|\\[()\[\]]")
 _SEP_RE = re.compile(r"(?<=\d)(?:,?\\[,!]|\\ |\{,\}|~)(?=\d{3}(?!\d))")  # 32,\!348  1\,000
 _DOLLAR_RE = re.compile(r"(?<!\\)\$")
 _CURRENCY_RE = re.compile(r"^[€£¥₹]\s*(?=[-+]?[\d.])|(?<=[\d.])\s*[€£¥₹]$")
+# where an answer phrase ends: a full stop, or a following clause ("The answer is 42, but ...")
+_CLAUSE_END_RE = re.compile(r"\.(?=\s|$)|\s+I hope\b|,?\s+(?:but|though|although|however|because|since|which)\b|;\s")
 _INT_RE = re.compile(r"[+-]?\d+")
 _SPACED_INT_RE = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 
@@ -63,16 +71,6 @@ def _balanced(text: str, start: int) -> int | None:
             if depth == 0:
                 return i + 1
         i += 1
-    return None
-
-
-def _opening(s: str, j: int) -> int | None:
-    """Index of the bracket opening the group that ``s[j]`` (``)`` or ``}``) closes."""
-    open_, depth = {")": "(", "}": "{"}.get(s[j]), 0
-    for i in range(j, -1, -1):
-        depth += (s[i] == s[j]) - (s[i] == open_)
-        if depth == 0:
-            return i
     return None
 
 
@@ -109,13 +107,13 @@ def _strip_delims(s: str) -> str:
 def _answer_tail(tail: str) -> str | None:
     line = tail.lstrip(" \t*:").lstrip().split("\n", 1)[0].strip()  # "Answer:\n42": next line
     if not line.startswith(tuple(left for left, _ in _DELIMS)):
-        line = re.split(r"\.(?=\s|$)|\s+I hope\b", line, maxsplit=1)[0].strip()
+        line = _CLAUSE_END_RE.split(line, maxsplit=1)[0].strip()
         if is_ := re.match(r".{0,100}?\sis\s+(?=\S)", line):  # "Answer: the largest $n$ is 34"
             line = line[is_.end() :]
     for left, right in _DELIMS:
         if line.startswith(left) and (end := line.find(right, len(left))) > 0:
             return _strip_delims(line[: end + len(right)]) or None
-    line = re.split(r"\.(?=\s|$)|\s+I hope\b", line, maxsplit=1)[0]
+    line = _CLAUSE_END_RE.split(line, maxsplit=1)[0]
     return _strip_delims(line.strip().strip("*").strip().rstrip(".,;")) or None
 
 
@@ -151,7 +149,7 @@ def _group_after(s: str, i: int) -> str:
 def _int_value(s: str, depth: int = 0) -> float | None:
     """Value of an integer literal or integer power tower (``9^{9^9}``); ``inf`` if astronomic."""
     s = s.strip()
-    while s[:1] in ("{", "(") and _opening(s, len(s) - 1) == 0:
+    while s[:1] in ("{", "(") and opening(s, len(s) - 1) == 0:
         s = s[1:-1].strip()
     if re.fullmatch(r"\d+", s):
         return float(s) if len(s) < 300 else math.inf
@@ -176,7 +174,7 @@ def _too_costly(s: str) -> bool:
             return True
     for m in re.finditer(r"(?<=[\d)}])\s*!", s):  # n!, (10^{6})!, {n}!
         j = m.start() - 1
-        start = _opening(s, j) if s[j] in ")}" else re.search(r"\d+$", s[: j + 1]).start()
+        start = opening(s, j) if s[j] in ")}" else re.search(r"\d+$", s[: j + 1]).start()
         value = _int_value(s[start : j + 1]) if start is not None else None
         if value is not None and value > _MAX_FACTORIAL:
             return True
@@ -190,16 +188,6 @@ def _too_costly(s: str) -> bool:
         if depth > _MAX_NESTING:
             return True
     return False
-
-
-def _explicit_kind(s: str) -> str | None:
-    """``"set"`` for ``\\{a, b\\}``, ``"tuple"`` for ``(a, b)``, else ``None``."""
-    t = re.sub(r"\\(?:left|right|[bB]ig[lr]?)(?![A-Za-z])", "", s).strip()
-    if t.startswith("\\{") and t.endswith("\\}"):
-        return "set"
-    if t.startswith("(") and t.endswith(")") and "," in t and _opening(t, len(t) - 1) == 0:
-        return "tuple"  # (the last check rejects "(1,2) \cup (3,4)")
-    return None
 
 
 @lru_cache(maxsize=4096)
@@ -226,12 +214,20 @@ def equivalent(pred: str, gold: str) -> bool:
         return re.sub(r"\s+", "", p) == re.sub(r"\s+", "", g)
     if _INT_RE.fullmatch(p) and _INT_RE.fullmatch(g):  # the common case, exact without parsing
         return int(p) == int(g)
-    if _too_costly(p) or _too_costly(g) or {_explicit_kind(p), _explicit_kind(g)} == {"set", "tuple"}:
+    if _too_costly(p) or _too_costly(g) or {explicit_kind(p), explicit_kind(g)} == {"set", "tuple"}:
+        return False
+    if primes_differ(p, g) or markers_clash(_strip_delims(str(pred)), _strip_delims(str(gold))) or \
+            invalid_mixed(p) or invalid_mixed(g):
         return False
     from math_verify import verify
 
+    p, g = shorthand(p), shorthand(g)
     gold_parsed, pred_parsed = _parse(g), _parse(p)
-    return bool(gold_parsed and pred_parsed and verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None))
+    if not (gold_parsed and pred_parsed):
+        return False
+    if verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None):
+        return numbers_agree(gold_parsed[0], pred_parsed[0], (g, p)) is not False  # never an absolute test
+    return positive_equal(gold_parsed[0], pred_parsed[0])
 
 
 def _integer_value(s: str) -> int | None:
@@ -275,22 +271,18 @@ def warm_up() -> None:
         equivalent(pred, gold)
 
 
-def _verdict(correct: bool, extracted: str | None, reason: str) -> dict:
-    return {"correct": correct, "extracted": extracted, "reason": reason}
-
-
-def verify_math(response: str, gold: str, *, integer: bool = False, boxed_only: bool = False) -> dict:
+def verify_math(response: str, gold: str, *, integer: bool = False, boxed_only: bool = False) -> Verdict:
     """Extract the final answer from ``response`` and compare it with ``gold``; returns a verdict.
 
     ``integer=True`` (AIME): correct only if the answer denotes exactly ``int(gold)``.
     """
     extracted = extract_answer(response or "", boxed_only=boxed_only)
     if extracted is None:
-        return _verdict(False, None, "no_answer")
+        return make(False, None, "no_answer")
     target = _integer_value(str(gold)) if integer else None
     if integer and target is None:
         raise ValueError(f"integer=True needs an integer gold answer, got {gold!r}")
     if _costly(extracted) and (integer or _normalize(extracted) != _normalize(str(gold))):
-        return _verdict(False, extracted, "timeout")
+        return make(False, extracted, "timeout")
     ok = _integer_value(extracted) == target if integer else equivalent(extracted, gold)
-    return _verdict(ok, extracted, "correct" if ok else "wrong_answer")
+    return make(ok, extracted, "correct" if ok else "wrong_answer")

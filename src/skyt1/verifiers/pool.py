@@ -38,17 +38,19 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 
+from skyt1.verifiers.verdict import make
+
 __all__ = ["VerifierPool"]
 
 _PIPE_SAFE_BYTES = 64 * 1024  # queueing a message this small never blocks on a busy worker
 
 
 def _timeout_verdict() -> dict:
-    return {"correct": False, "extracted": None, "reason": "timeout"}
+    return make(False, None, "timeout")
 
 
 def _error_verdict(message: str) -> dict:
-    return {"correct": False, "extracted": None, "reason": "error", "error": message}
+    return make(False, None, "error", error=message)
 
 
 def _call(fn, args) -> dict:

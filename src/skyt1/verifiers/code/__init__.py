@@ -5,9 +5,11 @@ Public API (see each module's docstring for the contract):
 - :func:`extract_code` (``extract.py``): the last fenced Python block of a response.
 - :func:`judge_code`, :func:`judge_many` (``judge.py``): verdict dicts
   ``{"correct", "extracted", "reason", "passed", "total", "detail"}``.
+- ``modes.py``: the three test modes (stdin/stdout, call, script), one type each, and the float
+  tolerance taken from the problem.
 - :func:`run_in_sandbox`, :class:`RunResult`, :func:`bwrap_available`,
   :class:`SandboxUnavailable` (``sandbox.py``): the sandbox itself, and exactly what it
-  does and does not isolate.
+  does and does not isolate; ``confine.py``: its seccomp filter, cgroup limits and packages.
 
 ``harness.py`` is not imported here: it is the program that runs inside the sandbox.
 """

@@ -10,7 +10,8 @@ stdin (marshal, from the grader)::
   {"mode": "stdio" | "call" | "script", "code": str, "prelude": str,
    "tests": [str] (stdio inputs) | [[arg, ...]] (call) | [str] (script statements),
    "fn_name": str (call), "token": str (script), "timeout": float, "memory_mb": int,
-   "output_limit": int (bytes per test), "total_limit": int (bytes of JSON), "sweep": bool}
+   "output_limit": int (bytes per test), "total_limit": int (bytes of JSON), "sweep": bool,
+   "path": [str] (optional: directories of allowed packages, appended to sys.path)}
 
 stdout (JSON): ``{"compile_error": str}`` or ``{"results": [{"status", "seconds", ...}]}`` with
 status one of ok, timeout, memory, runtime_error, output_limit; ``stdout`` (stdio),
@@ -37,6 +38,7 @@ except ImportError:  # pragma: no cover
     from json import dumps as _qstr
 
 MEM_EXIT = 86
+_write = os.write  # taken before any program runs: a program that patches os.write cannot fake a report
 _SAFE_DUNDER = (types.WrapperDescriptorType, types.MethodDescriptorType, type(None))
 _CMP = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__hash__")
 
@@ -129,6 +131,62 @@ def _namespace(prelude):
     return g
 
 
+class Stdio:
+    """stdin/stdout tests: the program's own top level is the run; stdout is captured."""
+
+    key, captures = "stdout", True
+
+    def after(self, cfg, g, test, stmts, chan_fd):
+        pass
+
+    def exited(self, code, chan_fd):
+        pass
+
+
+class Call(Stdio):
+    """Call-based tests: call ``Solution().f`` or ``f`` and send the plain, tagged return value."""
+
+    key, captures = "value", False  # print() goes to /dev/null: only the return value counts
+
+    def after(self, cfg, g, test, stmts, chan_fd):
+        fn_name = cfg["fn_name"]
+        sol = g.get("Solution")
+        fn = getattr(sol(), fn_name) if isinstance(sol, type) and hasattr(sol, fn_name) else g[fn_name]
+        value = fn(*(test if isinstance(test, list) else [test]))
+        try:
+            value = encode(plain(value, strict=True))
+        except NotPlain:
+            value = {"$opaque": type(value).__name__}
+        _write(chan_fd, dumps(value).encode())
+
+
+class Script(Call):
+    """Assert-style tests: run the statements in a copy of the namespace, report each, then the token."""
+
+    key = "channel"
+
+    def after(self, cfg, g, test, stmts, chan_fd):
+        t = dict(g)
+        t["__skyt1_plain"] = plain
+        for i, stmt in enumerate(stmts):
+            try:
+                exec(stmt, t)
+            except MemoryError:
+                raise
+            except (Exception, SystemExit) as exc:
+                kind = "assert" if isinstance(exc, (AssertionError, NotPlain)) else "error"
+                _write(chan_fd, f"fail {i} {kind} {type(exc).__name__}: {str(exc)[:200]!r}\n".encode())
+                return
+            _write(chan_fd, f"pass {i}\n".encode())
+        _write(chan_fd, (cfg["token"] + "\n").encode())
+
+    def exited(self, code, chan_fd):
+        _write(chan_fd, f"fail -1 error SystemExit({code!r})\n".encode())
+
+
+RUNNERS = {"stdio": Stdio(), "call": Call(), "script": Script()}
+
+
 def _child(cfg, code_obj, test, fds, stmts, base):
     """Body of one forked test process; never returns."""
     status = 1
@@ -143,44 +201,19 @@ def _child(cfg, code_obj, test, fds, stmts, base):
             stream = open(fd, "w" if fd else "r", encoding="utf-8", errors="replace", closefd=False)
             setattr(sys, name, stream)
             setattr(sys, f"__{name}__", stream)
-        write, mode = os.write, cfg["mode"]
+        runner = RUNNERS[cfg["mode"]]
         main = types.ModuleType("__main__")  # a real __main__: pickle/multiprocessing find names
         main.__dict__.update(base)
         sys.modules["__main__"] = main
         g = main.__dict__
         try:
             exec(code_obj, g)
-            if mode == "call":
-                fn_name = cfg["fn_name"]
-                sol = g.get("Solution")
-                fn = getattr(sol(), fn_name) if isinstance(sol, type) and hasattr(sol, fn_name) else g[fn_name]
-                value = fn(*(test if isinstance(test, list) else [test]))
-                try:
-                    value = encode(plain(value, strict=True))
-                except NotPlain:
-                    value = {"$opaque": type(value).__name__}
-                write(chan_fd, dumps(value).encode())
-            elif mode == "script":
-                t = dict(g)
-                t["__skyt1_plain"] = plain
-                for i, stmt in enumerate(stmts):
-                    try:
-                        exec(stmt, t)
-                    except MemoryError:
-                        raise
-                    except (Exception, SystemExit) as exc:
-                        kind = "assert" if isinstance(exc, (AssertionError, NotPlain)) else "error"
-                        write(chan_fd, f"fail {i} {kind} {type(exc).__name__}: {str(exc)[:200]!r}\n".encode())
-                        break
-                    write(chan_fd, f"pass {i}\n".encode())
-                else:
-                    write(chan_fd, (cfg["token"] + "\n").encode())
+            runner.after(cfg, g, test, stmts, chan_fd)
             status = 0
         except SystemExit as exc:  # as the interpreter: None is 0, an int is itself, else print, 1
             code = exc.code
             status = 0 if code is None else code if isinstance(code, int) else print(code, file=sys.stderr) or 1
-            if mode == "script":
-                write(chan_fd, f"fail -1 error SystemExit({code!r})\n".encode())
+            runner.exited(code, chan_fd)
         except MemoryError:
             status = MEM_EXIT
         except BaseException:
@@ -231,7 +264,8 @@ def _sweep():
 
 
 def run_test(cfg, code_obj, test, stmts, base):
-    stdio = cfg["mode"] == "stdio"  # else print() goes to /dev/null: only returns count
+    runner = RUNNERS[cfg["mode"]]
+    stdio = runner.captures
     fds = [_memfd(test.encode() if stdio else b""), _memfd() if stdio else os.open(os.devnull, os.O_WRONLY),
            _memfd(), _memfd()]
     start = time.monotonic()
@@ -266,10 +300,9 @@ def run_test(cfg, code_obj, test, stmts, base):
     status = ("timeout" if timed_out or code == -signal.SIGXCPU else
               "output_limit" if out_size > limit or chan_size > limit else
               "memory" if code == MEM_EXIT else "runtime_error" if code else "ok")
-    key = {"stdio": "stdout", "call": "value", "script": "channel"}[cfg["mode"]]
     return {"status": status, "seconds": round(seconds, 4), "exit": code,
             "stderr": err[-2000:].decode("utf-8", "replace"),
-            key: (out if stdio else chan).decode("utf-8", "replace")}
+            runner.key: (out if stdio else chan).decode("utf-8", "replace")}
 
 
 def main():
@@ -277,6 +310,7 @@ def main():
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
     cfg = marshal.loads(sys.stdin.buffer.read())  # written by the trusted grader
+    sys.path.extend(cfg.get("path") or [])  # the allowed packages' read-only directory (numpy)
     stmts = [compile(s, f"<test {i}>", "exec") for i, s in enumerate(cfg["tests"])] \
         if cfg["mode"] == "script" else None  # test code: an error here is the grader's
     try:

@@ -35,13 +35,22 @@ session keeps that user's uid; the process limit then counts inside the new user
 namespace (Linux >= 5.14 counts per namespace; older kernels count all of the user's
 processes).
 
-Not isolated: the kernel itself (no seccomp filter: every syscall that an unprivileged
-user in a user namespace may make is allowed), CPU caches and timing side channels,
-``/proc/cpuinfo``-style host facts, and the files of ``/usr`` and the interpreter prefix
-(readable, not writable). There is no cgroup: memory and CPU seconds are limited *per
-process* (a program that forks ``max_procs`` children can hold up to ``max_procs`` x
-``memory_mb`` of host memory, plus 2 x ``disk_mb`` of tmpfs, until the wall clock ends
-the session), and the CPU share is not limited at all.
+A **seccomp filter** (:mod:`.confine`, x86_64) denies ptrace, the mount API, new namespaces,
+the keyring, bpf, perf_event_open, userfaultfd, io_uring, kernel modules and the like with
+EPERM; on another architecture there is no filter, and every syscall an unprivileged user in a
+user namespace may make is allowed. **Packages**: the allowed ones (numpy by default,
+``$SKYT1_SANDBOX_PACKAGES``) are bound read-only under ``/skyt1-packages`` when they import in
+the sandbox's interpreter; ``$SKYT1_SANDBOX_PYTHON`` picks the interpreter.
+
+**Cgroup v2** (:class:`.confine.Cgroup`), where writable: the session's processes together get
+``memory.max`` (``memory_mb`` + 512 MiB + both tmpfs) and ``pids.max`` (``max_procs`` + 16).
+
+Not isolated: the kernel's allowed syscalls, CPU caches and timing side channels,
+``/proc/cpuinfo``-style host facts, the files of ``/usr``, the interpreter prefix and the allowed
+packages (readable, not writable). Without a cgroup (v1 hosts, not root, ``SKYT1_SANDBOX_CGROUP=0``)
+memory and CPU seconds are limited *per process*: a program that forks ``max_procs`` children can
+hold up to ``max_procs`` x ``memory_mb`` of host memory, plus 2 x ``disk_mb`` of tmpfs, until the
+wall clock ends the session. The CPU share is never limited.
 
 ``unsafe=True`` skips bubblewrap entirely: the program runs as a plain subprocess in a
 temporary directory with a cleared environment, the same rlimits and the wall-clock
@@ -64,10 +73,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ._procs import hold_slot, kill_uid, memfd, pump
+from .confine import PACKAGES_DIR, Cgroup, cgroup_root, package_mounts, seccomp_program, usable_packages
 
 __all__ = [
     "RunResult", "SandboxUnavailable", "run_in_sandbox", "bwrap_available",
-    "sandbox_python", "WORKDIR", "SLOT_BASE_UID", "MAX_SLOTS",
+    "sandbox_python", "usable_packages", "WORKDIR", "SLOT_BASE_UID", "MAX_SLOTS",
+    "Cgroup", "cgroup_root", "package_mounts", "seccomp_program",  # re-exported from confine.py
 ]
 
 WORKDIR = "/tmp"
@@ -195,7 +206,8 @@ def _limits(timeout: float, memory_mb: int, max_procs: int | None, disk_mb: int,
 def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
                    stdin: bytes | None = None, timeout: float = 10.0, memory_mb: int = 1024,
                    max_procs: int = 64, disk_mb: int = 64, max_open_files: int = 256,
-                   max_output: int = 16 << 20, slot: int = 0, unsafe: bool = False) -> RunResult:
+                   max_output: int = 16 << 20, slot: int = 0, unsafe: bool = False,
+                   packages: Sequence[tuple[str, str]] = ()) -> RunResult:
     """Run ``argv`` in a fresh sandbox session whose cwd holds ``files`` (read-only).
 
     ``argv[0] == "python"`` means :func:`sandbox_python` started with ``-I -S`` (isolated,
@@ -215,11 +227,11 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
     nproc = None if unsafe and os.geteuid() != 0 else max_procs
     inner = _limits(timeout, memory_mb, nproc, disk_mb, max_open_files) + argv
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": WORKDIR, "LANG": "C.UTF-8",
-           "PYTHONHASHSEED": "0"}
+           "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     lock, slot = hold_slot(slot, MAX_SLOTS)
     uid = _uid(slot)
     fds: list[int] = []
-    tmpdir = None
+    tmpdir = cg = None
     try:
         if unsafe:
             tmpdir = tempfile.mkdtemp(prefix="skyt1-unsafe-")
@@ -233,6 +245,11 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
             full, cwd, env = inner, tmpdir, {**env, "HOME": tmpdir}
         else:
             full = _bwrap_args(mounts, disk_mb)
+            for host, name in packages:  # read-only, under PACKAGES_DIR (see confine.py)
+                full += ["--ro-bind", host, f"{PACKAGES_DIR}/{name}"]
+            if (program := seccomp_program()) is not None:
+                fds.append(memfd(program))
+                full += ["--seccomp", str(fds[-1])]
             for key, value in env.items():
                 full += ["--setenv", key, value]
             full += ["--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
@@ -242,10 +259,14 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
                 full += ["--ro-bind-data", str(fd), f"{WORKDIR}/{name}"]
             full += ["--chdir", WORKDIR, "--remount-ro", "/", "--", *inner]
             cwd, env = "/", {}
+        spawn = _spawn_kwargs(uid)
+        if not unsafe and cgroup_root() is not None:  # all processes together (confine.py)
+            cg = Cgroup((memory_mb + 512 + 2 * disk_mb) << 20, max_procs + 16)
+            full, spawn = cg.wrap(full, uid), {}
         start = time.monotonic()
         proc = subprocess.Popen(full, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, cwd=cwd, pass_fds=fds,
-                                start_new_session=True, **_spawn_kwargs(uid))
+                                start_new_session=True, **spawn)
         for fd in fds:
             os.close(fd)
         fds = []
@@ -263,9 +284,11 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
         seconds = time.monotonic() - start
         if timed_out or truncated or proc.returncode < 0 or unsafe:
             kill_uid(uid)
-        return RunResult(proc.returncode, out, err, timed_out, b"MemoryError" in err[-4096:],
-                         truncated, seconds)
+        oom = b"MemoryError" in err[-4096:] or (cg is not None and cg.oom_killed())
+        return RunResult(proc.returncode, out, err, timed_out, oom, truncated, seconds)
     finally:
+        if cg is not None:
+            cg.close()
         for fd in fds:
             os.close(fd)
         if tmpdir:
