@@ -11,15 +11,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: system $(VENV)/.installed
 
-<<<<<<< HEAD
-system:  ## bubblewrap is the code sandbox; chromium (headless) tests the report and the trace viewer
-	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
-	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
-=======
-system:  ## bubblewrap is the code sandbox; util-linux gives it prlimit and setpriv (the seccomp filter needs no package)
-	@command -v bwrap >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq bubblewrap)
-	@command -v setpriv >/dev/null && command -v prlimit >/dev/null || ($(SUDO) apt-get install -y -qq util-linux)
->>>>>>> verifiers
+# command:package pairs. bubblewrap is the code sandbox, util-linux gives it prlimit and setpriv (the
+# seccomp filter needs no package); chromium (headless) tests the report and the trace viewer; curl
+# waits for the rehearsal's server.
+SYSTEM_PKGS := bwrap:bubblewrap setpriv:util-linux prlimit:util-linux chromium:chromium curl:curl
+
+system:
+	@missing=""; for pair in $(SYSTEM_PKGS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	  [ -z "$$missing" ] || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

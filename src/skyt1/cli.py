@@ -11,11 +11,8 @@ from typing import Optional
 
 import typer
 
-<<<<<<< HEAD
 from skyt1.backends import backend_help
-=======
 from skyt1.verifiers.registry import kinds_help
->>>>>>> verifiers
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
                   help="skyt1: the Sky-T1 recipe (teacher traces -> verified curation -> SFT -> evaluation) as software.")
