@@ -70,7 +70,7 @@ def test_cost_command_prints_the_plan_before_the_training_estimate():
     res = CliRunner().invoke(app, ["cost", "sky-t1-32b-preview"], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert res.output.index("Whole recipe, planned") < res.output.index("published Sky-T1-32B-Preview")
-    assert "rewrite up to" in res.output and "gpt-4o-mini" in res.output
+    assert "Whole recipe, planned" in res.output
 
 
 def test_report_command_puts_the_plan_beside_the_ledgers(tmp_path):
