@@ -32,7 +32,7 @@ Keys (any other key is an error, as in recipes):
   then ``quota``, a seeded sample of N (``seed``, default 0): see ``source_problems``.
 
 Mapping: ``tests`` given as a JSON string is parsed; an APPS/TACO ``input_output`` shape
-(``inputs``/``outputs``/``fn_name``) becomes the code verifier's shape (``tasks.apps.io_tests``).
+(``inputs``/``outputs``/``fn_name``) becomes the code verifier's shape (``tasks._code.io_tests``).
 Answers become strings. Ids are ``<name>/<id column>`` when ``id`` is mapped, else
 ``<name>/<first 12 hex of the SHA-256 of the question>`` (stable when rows are reordered;
 ``-2``, ``-3``, ... for repeated questions).
@@ -129,7 +129,7 @@ def _matches(row: dict, where: dict) -> bool:
 
 
 def _tests(value):
-    from skyt1.tasks.apps import io_tests
+    from skyt1.tasks._code import io_tests
 
     if isinstance(value, str):
         if not value.strip():
@@ -234,7 +234,7 @@ def load_sources(specs: list[dict], *, base_dir: str | Path | None = None) -> tu
 
 def source_task(spec: dict, *, base_dir: str | Path | None = None):
     """A ``Task`` over a file or hub source, so ``generate``/``score`` can use it like any task."""
-    from skyt1.tasks.apps import CODE_PROMPT, STDIN_INSTRUCTION
+    from skyt1.tasks._code import CODE_PROMPT, STDIN_INSTRUCTION
     from skyt1.tasks.base import BOXED_INSTRUCTION, Task
 
     _check_spec(spec)
