@@ -16,6 +16,11 @@ on a mapped file or hub set: map a column into ``meta.level`` / ``meta.difficult
 A problem without the value fails the filter; a filter that no problem has a value for is an
 error (the mapping is missing). Every error names the source and the key.
 
+``labels`` brings a value from another source, matched on the question text, before the
+filters run: ``labels: {from: {task: math_train, split: train}, copy: [meta.level]}`` gives
+NuminaMath's ``math`` rows their MATH level, as SkyThought's release-time NUMINA handler did
+(``get_difficulty_dict``: the ``problem`` -> ``level`` map of MATH; ``from`` may be a list of specs).
+
 SkyThought's equivalent: ``preprocess_config`` (``math_difficulty_lower_bound`` /
 ``_upper_bound``, inclusive; ``difficulty`` for TACO) in ``skythought/evals/tasks/*/*.yaml``.
 """
@@ -25,7 +30,8 @@ from __future__ import annotations
 import logging
 import numbers
 
-__all__ = ["FILTERS", "apply_filters", "check_filters"]
+__all__ = ["FILTERS", "apply_filters", "check_filters", "check_labels", "check_selection", "join_labels",
+           "label_specs"]
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +139,58 @@ def apply_filters(source: str, problems: list[dict], filters: dict | None) -> tu
         counts[key] = len(problems)
         log.info("source %s: filter %s=%r kept %d of %d problems", source, key, filters[key], len(problems), before)
     return problems, counts
+
+
+def check_labels(source: str, labels) -> None:
+    """ValueError, naming ``source``, unless ``labels`` is ``{from: spec or [specs], copy: [field, ...]}``."""
+    if labels is None:
+        return
+    where = f"source {source}: labels"
+    if not isinstance(labels, dict) or set(labels) != {"from", "copy"}:
+        raise ValueError(f"{where}: a mapping of 'from' (a source spec or a list) and 'copy', not {labels!r}")
+    specs = labels["from"] if isinstance(labels["from"], list) else [labels["from"]]
+    if not specs or not all(isinstance(x, dict) for x in specs):
+        raise ValueError(f"{where}.from: a source spec or a list of them, not {labels['from']!r}")
+    copy = labels["copy"]
+    if not isinstance(copy, list) or not copy or not all(isinstance(f, str) and f.startswith("meta.") for f in copy):
+        raise ValueError(f"{where}.copy: a list of meta.<key> fields, not {copy!r}")
+
+
+def label_specs(spec: dict) -> list[dict]:
+    """The source specs a spec's ``labels`` come from (none without ``labels``)."""
+    labels = spec.get("labels") or {}
+    found = labels.get("from") if isinstance(labels, dict) else None
+    return [f for f in (found if isinstance(found, list) else [found]) if isinstance(f, dict)]
+
+
+def check_selection(source: str, spec: dict) -> None:
+    """ValueError, naming ``source`` and the key, for a malformed ``rows``, ``quota``, ``limit``,
+    ``seed``, ``filters`` or ``labels`` of a source spec."""
+    rows = spec.get("rows")
+    if rows is not None and not (isinstance(rows, list) and len(rows) == 2 and all(isinstance(r, int) for r in rows)
+                                 and 0 <= rows[0] < rows[1]):
+        raise ValueError(f"source {source}: rows is [start, end] with 0 <= start < end, not {rows!r}")
+    for key in ("quota", "limit", "seed"):
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < (key == "quota")):
+            raise ValueError(f"source {source}: {key} must be a {'positive' if key == 'quota' else 'non-negative'} "
+                             f"integer, not {value!r}")
+    check_filters(source, spec.get("filters"))
+    check_labels(source, spec.get("labels"))
+
+
+def join_labels(source: str, problems: list[dict], labelled: list[dict], copy: list[str]) -> tuple[list[dict], int]:
+    """``(problems, matched)``: each problem whose question (stripped) is a labelled problem's
+    question gets that problem's ``copy`` fields (``meta.<key>``); the others get None."""
+    by_question = {(p.get("question") or "").strip(): p for p in labelled}
+    out, matched = [], 0
+    for p in problems:
+        hit = by_question.get((p.get("question") or "").strip())
+        matched += hit is not None
+        meta = dict(p.get("meta") or {})
+        for field in copy:
+            key = field[len("meta."):]
+            meta[key] = (hit.get("meta") or {}).get(key) if hit is not None else None
+        out.append({**p, "meta": meta})
+    log.info("source %s: labels matched %d of %d problems", source, matched, len(problems))
+    return out, matched

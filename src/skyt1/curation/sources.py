@@ -24,12 +24,11 @@ Keys (any other key is an error, as in recipes):
   a column of the same name when there is one.
 - ``verifier``: ``math`` (default), ``math_int``, ``number``, ``choice`` or ``code`` (default
   ``code`` when ``tests`` is mapped); ``domain`` (default ``code`` for code, else ``math``);
-- ``where``: column -> value or list of values; only matching rows are read; ``rows``:
-  ``[start, end]``, only the matching rows from ``start`` to ``end`` (excluded), before mapping
-  (SkyThought's ``--start``/``--end``);
+- ``where``: column -> value or list of values; only matching rows are read; ``rows``: ``[start,
+  end]``, only those of the matching rows, before mapping (SkyThought's ``--start``/``--end``);
 - ``limit``: the first N problems; ``prompt``: the template ``source_task`` renders;
-- ``filters`` (``level``, ``difficulty``, ``question_chars``, ``domain``: ``source_filters``),
-  then ``quota``, a seeded sample of N (``seed``, default 0): see ``source_problems``.
+- ``labels`` (values joined from another source), ``filters`` (``source_filters``), then
+  ``quota`` (a seeded sample of N, ``seed``): see ``source_problems``.
 
 Mapping: ``tests`` given as a JSON string is parsed; an APPS/TACO ``input_output`` shape
 (``inputs``/``outputs``/``fn_name``) becomes the code verifier's shape (``tasks._code.io_tests``).
@@ -51,7 +50,7 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from skyt1.curation.source_filters import apply_filters, check_filters
+from skyt1.curation.source_filters import apply_filters, check_selection, join_labels, label_specs
 from skyt1.curation.source_io import read_file, read_hub, resolve_path
 from skyt1.verifiers.registry import KINDS
 
@@ -61,7 +60,7 @@ __all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_ro
 log = logging.getLogger(__name__)
 
 SPEC_KEYS = {"task", "path", "hub", "name", "split", "config", "fields", "verifier", "domain", "where", "rows",
-             "limit", "prompt", "filters", "quota", "seed"}
+             "limit", "prompt", "labels", "filters", "quota", "seed"}
 PROBLEM_FIELDS = ("id", "question", "answer", "tests", "choices", "domain")
 VERIFIERS = KINDS  # the verifier registry's kinds
 
@@ -82,17 +81,9 @@ def _check_spec(spec: dict, *, kind: bool = True) -> None:
         if target not in PROBLEM_FIELDS and not target.startswith("meta."):
             raise ValueError(f"source {spec!r}: cannot map field {target!r}; "
                              f"fields: {', '.join(PROBLEM_FIELDS)}, meta.<key>")
-    label = spec.get("name") or spec.get("task") or spec.get("path") or spec.get("hub") or "source"
-    rows = spec.get("rows")
-    if rows is not None and not (isinstance(rows, list) and len(rows) == 2 and all(isinstance(r, int) for r in rows)
-                                 and 0 <= rows[0] < rows[1]):
-        raise ValueError(f"source {label}: rows is [start, end] with 0 <= start < end, not {rows!r}")
-    for key in ("quota", "limit", "seed"):
-        value = spec.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < (key == "quota")):
-            raise ValueError(f"source {label}: {key} must be a {'positive' if key == 'quota' else 'non-negative'} "
-                             f"integer, not {value!r}")
-    check_filters(label, spec.get("filters"))
+    check_selection(spec.get("name") or spec.get("task") or spec.get("path") or spec.get("hub") or "source", spec)
+    for labelled in label_specs(spec):
+        _check_spec(labelled)
 
 
 def source_name(spec: dict) -> str:
@@ -268,10 +259,10 @@ def source_problems(spec: dict, *, base_dir: str | Path | None = None, counts: d
     """One mixture source: ``(task, problems)``, its Task (prompt, verifier, domain) and its problems
     after ``rows``/``limit``, ``filters`` and ``quota`` (a seeded sample of N, ``seed`` default 0,
     kept in source order); each problem gains ``source``, the spec's name. ``counts``, when
-    given, is filled with ``available`` (before filters), ``after_filters`` (``{filter: n}``),
-    ``quota`` and ``selected``."""
+    given, is filled with ``available`` (before filters), ``labelled`` (with ``labels``),
+    ``after_filters`` (``{filter: n}``), ``quota`` and ``selected``."""
     _check_spec(spec)
-    plain = {k: v for k, v in spec.items() if k not in ("quota", "seed", "filters")}
+    plain = {k: v for k, v in spec.items() if k not in ("quota", "seed", "filters", "labels")}
     name = plain.get("name") or plain.get("task") or source_name(plain)
     task = source_task(plain, base_dir=base_dir)
     split = plain.get("split") or "train"
@@ -280,7 +271,10 @@ def source_problems(spec: dict, *, base_dir: str | Path | None = None, counts: d
     problems = task.problems(split, plain.get("limit"))
     if plain.get("task") and plain.get("rows"):
         problems = problems[plain["rows"][0]:plain["rows"][1]]
-    available = len(problems)
+    available, labels = len(problems), spec.get("labels")
+    if labels:
+        known = [p for f in label_specs(spec) for p in source_problems(f, base_dir=base_dir)[1]]
+        problems, matched = join_labels(name, problems, known, labels["copy"])
     problems, after = apply_filters(name, problems, spec.get("filters"))
     quota = spec.get("quota")
     if quota is not None and quota < len(problems):
@@ -290,4 +284,6 @@ def source_problems(spec: dict, *, base_dir: str | Path | None = None, counts: d
              list(after.values())[-1] if after else available, len(problems), quota)
     if counts is not None:
         counts.update(available=available, after_filters=after, quota=quota, selected=len(problems))
+        if labels:
+            counts["labelled"] = matched
     return task, [{**p, "source": name} for p in problems]
