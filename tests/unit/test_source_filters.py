@@ -208,7 +208,7 @@ def test_the_32b_recipe_draws_the_published_mixture():
     assert numina["numina_math"]["labels"] == math_labels
     for n in ("numina_amc_aime", "numina_olympiads"):
         labels = numina[n]["labels"]["from"]
-        assert labels["hub"] == "NovaSky-AI/labeled_numina_difficulty" and labels["where"] == numina[n]["where"]
+        assert labels["hub"] == "NovaSky-AI/labeled_numina_difficulty_859K"
         assert labels["fields"]["meta.difficulty"] == "gpt_difficulty_parsed"
     for group, kept in PUBLISHED_KEPT.items():  # rejection sampling only removes: every share is reachable
         assert sum(q for _n, g, *_rest, q in SOURCES if g == group) >= kept
