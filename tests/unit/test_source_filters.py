@@ -169,6 +169,8 @@ def test_generate_carries_each_sources_counts_into_by_source():
     assert by["hard"] == {"problems": 3, "samples": 3, "completion_tokens": 15, "truncated": 0, "available": 7498,
                           "after_filters": {"level": 2302}, "quota": 3}
     assert by["none"]["problems"] == 0 and by["none"]["after_filters"] == {"level": 0}
+    with pytest.raises(ValueError, match="generate.limit applies to generate.task"):  # never silently ignored
+        load_mixture(GenerateConfig(sources=cfg.sources, limit=5))
 
 
 # The published mixture (SkyThought recipes/sky-t1-preview/README.md:16, kept traces) and the

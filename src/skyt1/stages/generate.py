@@ -32,6 +32,8 @@ def mixture(cfg: GenerateConfig) -> list[dict]:
     from skyt1.curation.sources import source_name
 
     if cfg.sources:
+        if cfg.limit:
+            raise ValueError("generate.limit applies to generate.task; with generate.sources give each source a quota")
         specs = [dict(s) for s in cfg.sources]
     elif cfg.source:
         specs = [{"split": cfg.split, **({"limit": cfg.limit} if cfg.limit else {}), **cfg.source}]
