@@ -132,8 +132,8 @@ def apply_filters(source: str, problems: list[dict], filters: dict | None) -> tu
             continue
         if problems and all(_value(p, key) is None for p in problems):
             field = {"domain": "domain"}.get(key, f"meta.{key}")
-            raise ValueError(f"source {source}: filters.{key}: no problem has {field}; "
-                             f"map a column to it with fields: {{{field}: <column>}}")
+            raise ValueError(f"source {source}: filters.{key}: no problem has {field}; map a column to it with "
+                             f"fields: {{{field}: <column>}} or join it with labels")
         before = len(problems)
         problems = [p for p in problems if _passes(key, filters[key], _value(p, key))]
         counts[key] = len(problems)
