@@ -135,6 +135,20 @@ def _empty(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _selected(rows: Iterable[dict], spec: dict):
+    """``(position, row)`` of the rows matching ``where``, within the ``rows`` window of those."""
+    where, (start, end) = spec.get("where") or {}, spec.get("rows") or [0, None]
+    matched = 0
+    for pos, row in enumerate(rows):
+        if where and not _matches(row, where):
+            continue
+        matched += 1
+        if end is not None and matched > end:
+            return
+        if matched > start:
+            yield pos, row
+
+
 def map_rows(rows: Iterable[dict], spec: dict, skipped: list | None = None) -> list[dict]:
     """Source rows -> problem records, by the spec's field mapping (see the module docstring)."""
     _check_spec(spec, kind=False)
@@ -142,19 +156,12 @@ def map_rows(rows: Iterable[dict], spec: dict, skipped: list | None = None) -> l
     fields = dict(spec.get("fields") or {})
     verifier = spec.get("verifier") or ("code" if "tests" in fields else "math")
     domain_default = spec.get("domain") or ("code" if verifier == "code" else "math")
-    where = spec.get("where") or {}
     limit = spec.get("limit")
-    window = spec.get("rows") or [0, None]
     out: list[dict] = []
     seen_ids: dict[str, int] = {}
-    n_skipped = matched = 0
-    for pos, row in enumerate(rows):
-        if where and not _matches(row, where):
-            continue
-        matched += 1
-        if matched <= window[0]:
-            continue
-        if (window[1] is not None and matched > window[1]) or (limit and len(out) >= limit):
+    n_skipped = 0
+    for pos, row in _selected(rows, spec):
+        if limit and len(out) >= limit:
             break
         got = {f: _get(row, fields.get(f, f)) for f in PROBLEM_FIELDS}
         meta = {k[len("meta.") :]: _get(row, col) for k, col in fields.items() if k.startswith("meta.")}
