@@ -120,6 +120,9 @@ class RewriteConfig(_Strict):
         0.6, ge=0, le=1, description="share of the thought's word trigrams that must occur in the original trace"
     )
     check_answer: bool = Field(True, description="llm mode: the solution's \\boxed answer (or code) must be the verified one")
+    fallback: Literal["none", "structural"] = Field(
+        "none", description="llm mode: a trace whose every LLM try failed is rewritten structurally ('structural') or "
+        "recorded as failed ('none')")
 
 
 class CurateConfig(_Strict):

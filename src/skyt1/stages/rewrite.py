@@ -14,13 +14,15 @@ order, nothing outside them, a thought faithful to the original trace (``min_ove
 word trigrams found there: nothing invented), exactly one ``\\boxed`` answer (one code block for
 code) in the solution and, in llm mode with ``check_answer``, that answer (or program) being the
 verified ``extracted`` one. A rewrite cut at ``max_tokens`` is a failed try. Failed rows are
-retried up to ``max_attempts`` times.
+retried up to ``max_attempts`` times; then, with ``fallback: structural``, the structural formatter
+rewrites the trace (``settle_failed``), so a weak rewriter (a CPU rehearsal's 135M model) still
+leaves training data, and the summary's ``rewritten_by`` counts LLM and fallback rewrites apart.
 
 Output rows are the input verdicts plus ``formatted`` (the text, or ``None``), ``rewrite``
 (``"ok"``, ``"skipped:incorrect"``, ``"skipped:truncated"`` or ``"failed: <problems of every
-try>"``) and ``rewriter`` (``"structural"`` or the backend's model). A failed rewrite is
-recorded, never passed off as training data (``curate`` drops it). Rows are appended as they
-are settled, so an interrupted stage resumes with the rest. A request the backend gives up on
+try>"``) and ``rewriter`` (``"structural"``, the backend's model or ``"structural_fallback"``).
+A failed rewrite is recorded, never passed off as training data (``curate`` drops it). Rows are
+appended as they are settled, so an interrupted stage resumes with the rest. A request the backend gives up on
 (``OpenAIError`` after its own retries) stops the stage; a rerun resumes.
 """
 
@@ -36,7 +38,9 @@ from skyt1.curation.thought import check_format, format_structural
 from skyt1.progress import progress
 from skyt1.records import Stage
 
-__all__ = ["rewrite", "render_prompt", "DEFAULT_PROMPT"]
+__all__ = ["rewrite", "render_prompt", "settle_failed", "DEFAULT_PROMPT", "STRUCTURAL_FALLBACK"]
+
+STRUCTURAL_FALLBACK = "structural_fallback"  # the ``rewriter`` of a row the LLM failed and the formatter wrote
 
 DEFAULT_PROMPT = """Rewrite the reasoning below into exactly this format, and nothing else:
 
@@ -80,9 +84,7 @@ def rewrite(rows: list[dict], stage: Stage, cfg: RewriteConfig, *, backend=None,
             elif r.get("finish_reason") == "length":  # never training data (curate.select): not worth a rewrite
                 write({**r, "formatted": None, "rewrite": "skipped:truncated", "rewriter": None})
             elif cfg.mode == "structural":
-                domain = r.get("domain", "math")
-                text = format_structural(r["response"], r.get("extracted"), domain)
-                problems = check_format(text, original=r["response"], domain=domain, min_overlap=cfg.min_overlap)
+                text, problems = _structural(r, cfg)
                 write({**r, "formatted": None if problems else text,
                        "rewrite": "ok" if not problems else "failed: " + "; ".join(problems), "rewriter": "structural"})
             else:
@@ -96,7 +98,12 @@ def rewrite(rows: list[dict], stage: Stage, cfg: RewriteConfig, *, backend=None,
         counts[status] = counts.get(status, 0) + 1
     failures = [{"problem_id": r["problem_id"], "index": r.get("index", 0), "rewrite": r["rewrite"][:500]}
                 for r in records if r["rewrite"].startswith("failed")]
-    summary = {"rows": len(records), "mode": cfg.mode, "status": counts,
+    by: dict[str, int] = {}  # who wrote the kept rewrites: the LLM, or the structural fallback
+    for r in records:
+        if r["rewrite"] == "ok":
+            who = "structural_fallback" if r.get("rewriter") == STRUCTURAL_FALLBACK else cfg.mode
+            by[who] = by.get(who, 0) + 1
+    summary = {"rows": len(records), "mode": cfg.mode, "status": counts, "rewritten_by": by,
                "rewriter": cfg.rewriter.model if cfg.mode == "llm" and cfg.rewriter else cfg.mode,
                "failures": failures[:1000]}  # all of them are in records.jsonl
     if len(failures) > 1000:
@@ -144,8 +151,31 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
             if not pending:
                 break
     for r, errors in pending.values():
-        write({**r, "formatted": None, "rewrite": "failed: " + " | ".join(errors), "rewriter": name,
-               "rewrite_attempts": cfg.max_attempts})
+        write(settle_failed(r, errors, cfg, name))
+
+
+def _structural(row: dict, cfg: RewriteConfig) -> tuple[str, list[str]]:
+    """The structural formatter's text for ``row`` and its format problems (none: usable)."""
+    domain = row.get("domain", "math")
+    text = format_structural(row["response"], row.get("extracted"), domain)
+    return text, check_format(text, original=row["response"], domain=domain, min_overlap=cfg.min_overlap)
+
+
+def settle_failed(row: dict, errors: list[str], cfg: RewriteConfig, name: str) -> dict:
+    """The output row of a trace whose LLM rewrites all failed (``errors``: one line per try).
+    With ``fallback: structural`` the structural formatter rewrites it instead (checked as in
+    structural mode): ``rewrite`` is ``"ok"``, ``rewriter`` is ``"structural_fallback"`` and
+    ``rewrite_llm_errors`` keeps why the LLM's tries failed. Otherwise, or when the formatter
+    fails too, the row is ``"failed: ..."`` with every try's problems."""
+    out = {**row, "formatted": None, "rewrite": "failed: " + " | ".join(errors), "rewriter": name,
+           "rewrite_attempts": cfg.max_attempts}
+    if cfg.fallback != "structural":
+        return out
+    text, problems = _structural(row, cfg)
+    if problems:
+        return {**out, "rewrite": out["rewrite"] + " | structural fallback: " + "; ".join(problems)}
+    return {**out, "formatted": text, "rewrite": "ok", "rewriter": STRUCTURAL_FALLBACK,
+            "rewrite_llm_errors": " | ".join(errors)}
 
 
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
