@@ -190,9 +190,12 @@ class TrainConfig(_Strict):
     liger_kernel: bool | None = Field(None, description="Liger Triton kernels (RMSNorm, RoPE, SwiGLU); None: on when "
                                                         "liger_kernel is installed and CUDA is available")
     bf16: bool | None = Field(None, description="None: bf16 on GPU, fp32 on CPU")
-    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps (resume after a crash)")
+    save_steps: int = Field(100, ge=1, description="checkpoint every N optimizer steps, for resume (Sky-T1: 100)")
     save_total_limit: int | None = Field(2, ge=1, description="checkpoints kept (with optimizer state, for resume); None: all")
     seed: int = Field(42, description="model init (LoRA), data order and dropout")
+    ddp_timeout: int = Field(1800, ge=1, description="seconds a collective may wait (TrainingArguments.ddp_timeout); "
+                                                     "a ZeRO-3-offload save of a 32B model can outrun the default "
+                                                     "30 minutes (Sky-T1: 180000000)")
     accelerate_config: str | None = Field(None, description="shipped name (ddp, zero3, zero3_offload, fsdp2) or a path; "
                                                         "None: ddp when several processes train")
     num_gpus: int = Field(0, ge=0, description="GPUs per node (0: none; training runs on the CPU)")
@@ -209,8 +212,9 @@ class TrainConfig(_Strict):
 class PreferenceConfig(TrainConfig):
     """Preference optimization (SimPO through TRL's ``CPOTrainer``); see ``skyt1.stages.preference``.
 
-    Defaults are Sky-T1-32B-Flash's (NovaSky, "Think Less, Achieve More", Jan 2025): SimPO, 1 epoch,
-    lr 5e-7, beta 2.0, gamma 0.5, global batch 96. The loss is TRL's (and LLaMA-Factory's)
+    Defaults are Sky-T1-32B-Flash's shipped config (NovaSky-AI/SkyThought
+    skythought/train/LLaMA-Factory/examples/train_full/qwen2_full_simpo.yaml): SimPO, 1 epoch,
+    lr 5e-7, beta 2.0, gamma 0.3, global batch 96. The loss is TRL's (and LLaMA-Factory's)
     ``-log sigmoid(beta * (avg logp(chosen) - avg logp(rejected)) - gamma)``, with log-probabilities
     averaged over completion tokens; ``cpo_alpha > 0`` adds that weight x the NLL of the chosen
     completion (CPO-SimPO). Packing and padding-free batches are not supported by ``CPOTrainer``.
@@ -220,7 +224,7 @@ class PreferenceConfig(TrainConfig):
     epochs: float = Field(1.0, gt=0, description="passes over the pairs (Flash: 1)")
     learning_rate: float = Field(5e-7, gt=0, description="peak learning rate (Flash: 5e-7)")
     beta: float = Field(2.0, gt=0, description="SimPO reward scale beta (Flash: 2.0)")
-    gamma: float = Field(0.5, ge=0, description="SimPO target reward margin gamma (TRL simpo_gamma; Flash: 0.5)")
+    gamma: float = Field(0.3, ge=0, description="SimPO target reward margin gamma (TRL simpo_gamma; Flash: 0.3)")
     cpo_alpha: float = Field(0.0, ge=0, description="weight of the chosen-NLL term; 0 is pure SimPO")
     data: str | None = Field(None, description="pairs JSONL {prompt, chosen, rejected}; None: the curate stage's <curate.name>_preference.jsonl")
 

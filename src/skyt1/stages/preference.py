@@ -3,8 +3,9 @@
 Sky-T1-32B-Flash (NovaSky, "Think Less, Achieve More: Cut Reasoning Costs by 50% Without
 Sacrificing Accuracy", Jan 2025, https://novasky-ai.github.io/posts/reduce-overthinking/)
 starts from Sky-T1-32B-Preview and runs SimPO (Meng et al. 2024, arXiv:2405.14734) for 1 epoch,
-batch 96, lr 5e-7, beta 2.0, gamma 0.5 on ~10k pairs: shortest vs longest correct response, plus
-{longer correct, short incorrect} pairs (``skyt1.curation.select.preference_pairs``).
+batch 96, lr 5e-7, beta 2.0, gamma 0.3 (SkyThought's ``qwen2_full_simpo.yaml``) on ~10k pairs:
+shortest vs longest correct response, plus {longer correct, short incorrect} pairs
+(``skyt1.curation.select.preference_pairs``).
 
 SimPO runs through TRL's ``trl.experimental.cpo.CPOTrainer`` with ``loss_type="simpo"`` and
 ``cpo_alpha=0`` (no NLL term): reference-free, the loss is
