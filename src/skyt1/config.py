@@ -193,6 +193,9 @@ class TrainConfig(_Strict):
     save_steps: int = Field(100, ge=1, description="checkpoint every N optimizer steps, for resume (Sky-T1: 100)")
     save_total_limit: int | None = Field(2, ge=1, description="checkpoints kept (with optimizer state, for resume); None: all")
     seed: int = Field(42, description="model init (LoRA), data order and dropout")
+    chat_template: str = Field("tokenizer", description="template the examples are rendered with: 'tokenizer' (the "
+                                                        "student's own) or a bundled one, 'qwen25' (LLaMA-Factory's, "
+                                                        "as Sky-T1 trained; skyt1.chat_templates)")
     ddp_timeout: int = Field(1800, ge=1, description="seconds a collective may wait (TrainingArguments.ddp_timeout); "
                                                      "a ZeRO-3-offload save of a 32B model can outrun the default "
                                                      "30 minutes (Sky-T1: 180000000)")
@@ -202,6 +205,14 @@ class TrainConfig(_Strict):
     processes: int | None = Field(None, ge=1, description="training processes per node (None: num_gpus, at least 1); "
                                                           "more than one in all and skyt1 starts `accelerate launch`")
     num_nodes: int = Field(1, ge=1, description="nodes; each runs `skyt1 train --machine-rank R --main-process-ip IP`")
+
+    @field_validator("chat_template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        from skyt1.chat_templates import chat_template_text
+
+        chat_template_text(value)  # a ValueError naming the known templates
+        return value
 
     @property
     def world_size(self) -> int:
