@@ -25,6 +25,7 @@ __all__ = [
     "shipped_recipes",
     "apply_overrides",
     "system_prompt_text",
+    "rewrite_prompt_text",
 ]
 
 
@@ -111,7 +112,8 @@ class RewriteConfig(_Strict):
     mode: Literal["structural", "llm"] = Field("structural", description="structural formatter or an LLM rewriter")
     rewriter: ModelSpec | None = Field(None, description="the LLM rewriter (llm mode), e.g. {backend: openai, model: gpt-4o-mini}")
     prompt: str | None = Field(
-        None, description="rewrite prompt (llm mode); {question} and {response} are filled in, other braces are literal"
+        None, description="rewrite prompt (llm mode), or 'sky-t1' (SkyThought's, as Sky-T1 used with GPT-4o-mini); "
+                          "{question} and {response} are filled in, other braces are literal (None: skyt1's own)"
     )
     max_attempts: int = Field(3, ge=1, description="tries per trace before it is recorded as failed (never trained on)")
     max_tokens: int = Field(16384, ge=1, description="completion limit of one rewrite; a truncated rewrite is a failed try")
@@ -120,6 +122,11 @@ class RewriteConfig(_Strict):
         0.6, ge=0, le=1, description="share of the thought's word trigrams that must occur in the original trace"
     )
     check_answer: bool = Field(True, description="llm mode: the solution's \\boxed answer (or code) must be the verified one")
+
+    @property
+    def template(self) -> str | None:
+        """The prompt text: ``prompt`` itself, or the bundled one it names (``sky-t1``); None when unset."""
+        return rewrite_prompt_text(self.prompt)
 
 
 class CurateConfig(_Strict):
@@ -400,10 +407,24 @@ def load_recipe(recipe: str | Path | None = None, overrides: list[str] | None = 
         raise ConfigError(_describe(e, source)) from None
 
 
+def _bundled_prompt(name: str) -> str:
+    return (resources.files("skyt1") / "data" / "prompts" / name).read_text(encoding="utf-8")
+
+
 def system_prompt_text(spec: str | None) -> str | None:
     """A system prompt from its text or a preset: 'sky-t1' (verbatim from SkyThought), 'none'."""
     if spec is None or spec == "none":
         return None
     if spec == "sky-t1":
-        return (resources.files("skyt1") / "data" / "prompts" / "sky_t1_system_prompt.txt").read_text(encoding="utf-8")
+        return _bundled_prompt("sky_t1_system_prompt.txt")
+    return spec
+
+
+def rewrite_prompt_text(spec: str | None) -> str | None:
+    """A rewrite prompt from its text or a preset: 'sky-t1', the prompt SkyThought sent GPT-4o-mini to
+    put QwQ traces into the thought/solution format (``convert_prompt`` with ``convert_prompt_example``
+    filled in, verbatim from NovaSky-AI/SkyThought scripts/prompts.py, first released as
+    skythought/tools/util/prompts.py; Apache-2.0), its ``{content}`` as ``{response}``."""
+    if spec == "sky-t1":
+        return _bundled_prompt("sky_t1_rewrite_prompt.txt")
     return spec
