@@ -31,6 +31,7 @@ def check(recipe) -> tuple[list[str], list[str]]:
 
 
 def _sources(recipe, lines: list[str], problems: list[str]) -> None:
+    from skyt1.curation.source_filters import label_specs
     from skyt1.curation.sources import source_task
     from skyt1.stages.generate import mixture
 
@@ -50,9 +51,20 @@ def _sources(recipe, lines: list[str], problems: list[str]) -> None:
             problems.append(f"{key}.split: {split!r} is not a split of {task.name} ({', '.join(task.splits)})")
         if spec.get("path") and not Path(spec["path"]).is_file():
             problems.append(f"{key}.path: {spec['path']} does not exist")
+        for j, labelled in enumerate(label_specs(spec)):
+            try:
+                source_task(labelled)
+            except (ValueError, KeyError) as e:
+                problems.append(f"{key}.labels.from[{j}]: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
         where = f"hub {spec['hub']}" if spec.get("hub") else task.source or task.name
         size = spec.get("quota") or spec.get("limit") or "all"
-        lines.append(f"  source {spec['name']}: {size} problems, split {split}, verifier {task.verifier}, from {where}")
+        picks = [f"rows {spec['rows']}"] if spec.get("rows") else []
+        picks += [f"{k}={v}" for k, v in (spec.get("filters") or {}).items()]
+        if spec.get("labels"):
+            picks.insert(0, f"{', '.join(spec['labels']['copy'])} joined from "
+                            + ", ".join(x.get("task") or x.get("hub") or x.get("path") for x in label_specs(spec)))
+        lines.append(f"  source {spec['name']}: {size} problems, split {split}, verifier {task.verifier}, from {where}"
+                     + (f"; {'; '.join(picks)}" if picks else ""))
 
 
 def _models(recipe, lines: list[str], problems: list[str]) -> None:
