@@ -156,6 +156,11 @@ def _accelerate_config(path: Path, key: str, problems: list[str]) -> None:
         problems.append(f"{key}: {ds_json.name} is rejected by DeepSpeed: {e}")
 
 
+def _hub_only(task) -> bool:
+    """No bundled copy: the task's data comes from the hub alone (``Task.source``)."""
+    return task.source.startswith("hub") and "bundled data/" not in task.source
+
+
 def _evaluation(recipe, lines: list[str], problems: list[str]) -> None:
     from skyt1.stages.evaluate import models_of
     from skyt1.tasks import registry
@@ -165,6 +170,12 @@ def _evaluation(recipe, lines: list[str], problems: list[str]) -> None:
         for name in names:
             if name.split(":")[0] not in tasks:
                 problems.append(f"{key}: unknown task {name!r}")
+    decon = recipe.curate.decontaminate
+    if decon:
+        hub = [n for n in decon if n.split(":")[0] in tasks and _hub_only(tasks[n.split(":")[0]])]
+        lines.append(f"curate decontaminates against {', '.join(decon)}" + (
+            f"; hub only, so the curate stage needs the hub (it stops rather than skip one): {', '.join(hub)}"
+            if hub else ""))
     for label, spec in models_of(recipe).items():
         lines.append(f"evaluate {label}: {spec.model} via {spec.backend} on {', '.join(recipe.evaluate.tasks)}, "
                      f"max {recipe.evaluate.sampling.max_tokens} tokens")

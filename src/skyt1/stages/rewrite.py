@@ -119,7 +119,7 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
         from skyt1.backends import make_backend
 
         backend = make_backend(cfg.rewriter, threads=threads)
-    template = cfg.prompt or DEFAULT_PROMPT
+    template = cfg.template or DEFAULT_PROMPT
     api = cfg.rewriter.model if cfg.rewriter and cfg.rewriter.backend == "openai" else None
     name = getattr(backend, "model", None) or (cfg.rewriter.model if cfg.rewriter else "llm")
     pending = {_key(r): (r, []) for r in rows}
