@@ -76,8 +76,8 @@ def _models(recipe, lines: list[str], problems: list[str]) -> None:
             problems.append("rewrite.rewriter: llm mode needs a rewriter model")
         else:
             specs["rewrite.rewriter"] = recipe.rewrite.rewriter
-    if getattr(recipe.score, "judge", None) is not None:
-        specs["score.judge"] = recipe.score.judge
+    if recipe.score.judge is not None:
+        specs["score.judge.model"] = recipe.score.judge.model
     for key, spec in specs.items():
         info = BACKENDS[spec.backend]
         module = info.target.split(":")[0]
