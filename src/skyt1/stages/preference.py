@@ -35,13 +35,13 @@ from pathlib import Path
 from skyt1.chat_templates import use_chat_template
 from skyt1.config import PreferenceConfig, system_prompt_text
 from skyt1.records import RecordError, Stage, read_jsonl
+from skyt1.stages.rank import launched
 from skyt1.stages.trainer import (
     attn_implementation,
     cuda_available,
     end_of_turn_token,
     fit,
     global_batch,
-    launched,
     load_dtype,
     lora_config,
     show_progress,
@@ -134,7 +134,8 @@ def build_preference_trainer(cfg: PreferenceConfig, pairs_path: Path, out_dir: P
     trainer = CPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=peft_config)
     show_progress(trainer)
-    return trainer, {"attn_implementation": attn, "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos}
+    info = {"attn_implementation": attn, "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos}
+    return trainer, info
 
 
 def _describe(trainer) -> tuple[int, float, dict]:

@@ -51,6 +51,7 @@ from pathlib import Path
 from skyt1.chat_templates import use_chat_template
 from skyt1.config import TrainConfig, system_prompt_text
 from skyt1.records import RecordError, Stage, read_jsonl
+from skyt1.stages.rank import launched
 from skyt1.stages.trainer import (
     attn_implementation,
     cuda_available,
@@ -58,7 +59,6 @@ from skyt1.stages.trainer import (
     fit,
     global_batch,
     last_checkpoint,
-    launched,
     load_dtype,
     lora_config,
     show_progress,
