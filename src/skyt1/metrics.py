@@ -157,9 +157,12 @@ class Tally:
             self.tokens["correct" if ok else "incorrect"].append(float(tokens))
         self.truncated += v.get("finish_reason") == "length"
 
-    def distinct_answers(self) -> dict[str, list[str]]:
-        """``{problem_id: [distinct stripped answers]}``, what ``verifiers.vote`` groups."""
-        return {pid: p.answers for pid, p in self.problems.items() if p.answers}
+    def distinct_answers(self, decided: bool = True) -> dict[str, list[str]]:
+        """``{problem_id: [distinct stripped answers]}``, what ``verifiers.vote`` groups. ``decided=False``
+        leaves out the problems whose maj@n no grouping can change: every answered sample correct (the
+        winning group is right) or every one wrong (it is wrong)."""
+        return {pid: p.answers for pid, p in self.problems.items()
+                if len(p.answers) > 1 and (decided or 0 < sum(p.correct) < len(p.correct))}
 
     def summary(self, ks: tuple[int, ...] = (1,), equivalent: Callable[[str, str], bool] | None = None,
                 vote_classes: dict[str, dict[str, int]] | None = None) -> dict:

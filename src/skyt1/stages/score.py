@@ -127,7 +127,8 @@ def summarize_verdicts(records: Iterable[dict], ks: Iterable[int] = (1,), *, kin
             kinds.add(r.get("verifier"))
     if kind is None:
         kind = kinds.pop() if len(kinds) == 1 and None not in kinds else "math"
-    classes = classes_of(tally.distinct_answers(), kind, workers=workers, timeout=timeout)
+    # Only the problems whose vote depends on how answers group: the same maj@n, far fewer comparisons.
+    classes = classes_of(tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout)
     summary = tally.summary(tuple(ks), vote_classes=classes)
     if judges:  # how often the rules and the LLM judge decided (``llm_judge.judge_counts``)
         summary["judges"] = {"rule": judges["rule"], "llm": judges["llm"]}
