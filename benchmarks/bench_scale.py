@@ -5,8 +5,10 @@ of ``benchmarks/synthetic.py`` (QwQ-shaped traces, 4 samples per MATH-train prob
 duplicates), then runs the stages of ``STAGES`` in order, each in its own subprocess on the previous
 stage's records, and prints per stage and size: seconds, rows/s, the peak RSS of the stage's process
 (``getrusage``) and of its whole process tree (the stage and its workers, sampled from /proc every
-0.1 s), and, over the sizes, the growth exponents ``b`` of ``time ~ N^b`` and ``memory ~ N^b`` (least
-squares on the logs: 1 is linear, 0 is flat). Results also go to ``WORKDIR/results.json``.
+0.1 s), rows per CPU-second of that tree and the machine's mean load average while it ran (on a
+shared machine rows/s falls with the load; rows per CPU-second much less), and, over the sizes,
+the growth exponents ``b`` of ``time ~ N^b`` and ``memory ~ N^b`` (least squares on the logs: 1 is
+linear, 0 is flat). Results also go to ``WORKDIR/results.json``.
 
     python benchmarks/bench_scale.py [--sizes 10000,100000] [--million] [--stages score,rewrite]
                                      [--workers 2] [--workdir /tmp/skyt1-scale]
@@ -26,9 +28,9 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
@@ -68,11 +70,15 @@ STAGES: dict[str, Bench] = {
 }
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _sample(proc: psutil.Process, cpu: dict[int, float]) -> int:
+    """RSS of ``proc`` and its descendants now; each one's CPU seconds so far go into ``cpu``."""
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            with p.oneshot():
+                total += p.memory_info().rss
+                times = p.cpu_times()
+                cpu[p.pid] = times.user + times.system
         except psutil.Error:  # exited between listing and reading
             pass
     return total
@@ -82,18 +88,22 @@ def run_stage(name: str, inp: Path, out: Path, workers: int) -> dict:
     """Run stage ``name`` in a subprocess; its seconds, rows, peak RSS (process, and process tree)."""
     cmd = [sys.executable, __file__, "--child", name, str(inp), str(out), str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    watch, tree_peak = psutil.Process(proc.pid), 0
+    watch, tree_peak, cpu, load = psutil.Process(proc.pid), 0, {}, []
     while proc.poll() is None:
         try:
-            tree_peak = max(tree_peak, _tree_rss(watch))
+            tree_peak = max(tree_peak, _sample(watch, cpu))
         except psutil.Error:
             pass
+        load.append(psutil.getloadavg()[0])
         time.sleep(0.1)
     report = proc.stdout.read()
     if proc.returncode != 0:
         raise RuntimeError(f"stage {name} failed (exit {proc.returncode})")
     child = json.loads(report.strip().splitlines()[-1])
-    return {**child, "tree_peak_mb": round(tree_peak / 2**20, 1)}
+    # CPU of the tree as last sampled (a worker's last 0.1 s may be missed): with the machine's load
+    # average it tells how far a busy machine held the stage back from what its cores allow.
+    return {**child, "tree_peak_mb": round(tree_peak / 2**20, 1), "cpu_s": round(sum(cpu.values()), 1),
+            "load": round(sum(load) / max(len(load), 1), 2)}
 
 
 def _child(name: str, inp: str, out: str, workers: str) -> None:
@@ -139,8 +149,10 @@ def main() -> None:
             src = STAGES[name].source
             inp = generated if src == "generate" else base / src / "records.jsonl"
             r = results[name][n] = run_stage(name, inp, base / name, args.workers)
+            per_cpu = r["rows"] / max(r["cpu_s"], 1e-9)
             print(f"  {name:8s} {r['seconds']:8.1f} s {r['rows_per_s']:8.0f} rows/s  peak {r['peak_mb']:6.0f} MB, "
-                  f"with workers {r['tree_peak_mb']:6.0f} MB" + (f"  {r['extra']}" if r.get("extra") else ""),
+                  f"with workers {r['tree_peak_mb']:6.0f} MB; {per_cpu:6.0f} rows per CPU-s, load {r['load']}"
+                  + (f"  {r['extra']}" if r.get("extra") else ""),
                   flush=True)
     for name in stages:
         ns = sorted(results[name])

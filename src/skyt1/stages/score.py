@@ -75,17 +75,18 @@ def score(rows: Iterable[dict], stage: Stage, *, verifier: str | None = None, wo
     done = stage.done_keys(lambda r: tuple(r["_key"]))
     if ray is not None:
         batch = max(batch, 16 * ray.shard_size)
-    with stage.writer() as write, Scorer(workers=workers, timeout=timeout, code_timeout=code_timeout,
-                                         unsafe_code=unsafe_code, ray=ray, judge=judge) as scorer, \
-            progress("score", total, unit="verdicts") as bar:
-        bar.advance(len(done))
-        for chunk in batched(enumerate(rows), batch):
-            todo = [(k, r) for k, r in ((key(r, i), r) for i, r in chunk) if k not in done]
-            scored = scorer([r for _, r in todo], [kind_of(r, verifier) for _, r in todo])
-            for k, row, verdict in _settled(scored, todo, ordered):
-                write({**row, **verdict, "_key": list(k)})
-                bar.advance(1)
-    summary = summarize_verdicts(stage.iter_records(), ks=ks, kind=verifier, workers=workers, timeout=4 * timeout)
+    with Scorer(workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code, ray=ray,
+                judge=judge) as scorer:
+        with stage.writer() as write, progress("score", total, unit="verdicts") as bar:
+            bar.advance(len(done))
+            for chunk in batched(enumerate(rows), batch):
+                todo = [(k, r) for k, r in ((key(r, i), r) for i, r in chunk) if k not in done]
+                scored = scorer([r for _, r in todo], [kind_of(r, verifier) for _, r in todo])
+                for k, row, verdict in _settled(scored, todo, ordered):
+                    write({**row, **verdict, "_key": list(k)})
+                    bar.advance(1)
+        summary = summarize_verdicts(stage.iter_records(), ks=ks, kind=verifier, workers=workers,
+                                     timeout=4 * timeout, pool=scorer.pools.get)
     close_pools()  # no idle voting workers during the next stage
     stage.finish(summary, ledger.stop().to_dict(prices))
     return summary
@@ -112,9 +113,10 @@ def _problem_id(r: dict):
 
 
 def summarize_verdicts(records: Iterable[dict], ks: Iterable[int] = (1,), *, kind: str | None = "math",
-                       workers: int = 2, timeout: float = 20.0) -> dict:
+                       workers: int = 2, timeout: float = 20.0, pool: Callable | None = None) -> dict:
     """``metrics.summarize`` with maj@n's answers grouped in time-limited workers (``verifiers.vote``),
-    reading ``records`` once. ``kind`` None: the records' own ``verifier`` (their one kind, else math)."""
+    reading ``records`` once. ``kind`` None: the records' own ``verifier`` (their one kind, else math).
+    ``pool(kind)``: warm verifier workers of that kind to group in (the scorer's), or None."""
     from skyt1.metrics import Tally
     from skyt1.verifiers.vote import classes_of
 
@@ -128,7 +130,8 @@ def summarize_verdicts(records: Iterable[dict], ks: Iterable[int] = (1,), *, kin
     if kind is None:
         kind = kinds.pop() if len(kinds) == 1 and None not in kinds else "math"
     # Only the problems whose vote depends on how answers group: the same maj@n, far fewer comparisons.
-    classes = classes_of(tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout)
+    classes = classes_of(tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout,
+                         pool=pool(kind) if pool is not None else None)
     summary = tally.summary(tuple(ks), vote_classes=classes)
     if judges:  # how often the rules and the LLM judge decided (``llm_judge.judge_counts``)
         summary["judges"] = {"rule": judges["rule"], "llm": judges["llm"]}

@@ -81,9 +81,10 @@ def vote_classes(rows: Iterable[dict], kind: str = "math", *, workers: int = 2,
     return classes_of(answers, kind, workers=workers, timeout=timeout)
 
 
-def classes_of(answers: dict[str, list[str]], kind: str = "math", *, workers: int = 2,
-               timeout: float = 20.0) -> dict[str, dict[str, int]]:
-    """``vote_classes`` from ``{problem_id: [distinct stripped answers]}`` (``metrics.Tally.distinct_answers``)."""
+def classes_of(answers: dict[str, list[str]], kind: str = "math", *, workers: int = 2, timeout: float = 20.0,
+               pool=None) -> dict[str, dict[str, int]]:
+    """``vote_classes`` from ``{problem_id: [distinct stripped answers]}`` (``metrics.Tally.distinct_answers``);
+    ``pool``: a warm ``VerifierPool`` to group in (the score stage's), else the shared voting workers."""
     vote = get(kind).vote
     out, jobs = {}, []
     for pid, distinct in answers.items():
@@ -97,8 +98,9 @@ def classes_of(answers: dict[str, list[str]], kind: str = "math", *, workers: in
     if jobs:
         from skyt1.verifiers.pool import VerifierPool
 
-        pool = _pool(workers, timeout) if workers else VerifierPool(workers=0)
-        for j, result in pool.map(answer_groups, [(kind, distinct) for _, distinct in jobs]):
+        if pool is None:
+            pool = _pool(workers, timeout) if workers else VerifierPool(workers=0)
+        for j, result in pool.map(answer_groups, [(kind, distinct) for _, distinct in jobs], timeout=timeout):
             pid, distinct = jobs[j]
             groups = result.get("groups") or range(len(distinct))  # timeout/error: exact strings
             out[pid] = dict(zip(distinct, groups))
