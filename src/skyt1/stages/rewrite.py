@@ -20,7 +20,9 @@ Output rows are the input verdicts plus ``formatted`` (the text, or ``None``), `
 (``"ok"``, ``"skipped:incorrect"``, ``"skipped:truncated"`` or ``"failed: <problems of every
 try>"``) and ``rewriter`` (``"structural"`` or the backend's model). A failed rewrite is
 recorded, never passed off as training data (``curate`` drops it). Rows are appended as they
-are settled, so an interrupted stage resumes with the rest. A request the backend gives up on
+are settled, so an interrupted stage resumes with the rest. Rows stream through in batches of 512:
+memory holds one batch, the keys already written and the first 1,000 failures, whatever the
+number of rows. A request the backend gives up on
 (``OpenAIError`` after its own retries) stops the stage; a rerun resumes.
 """
 
