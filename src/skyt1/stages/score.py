@@ -72,7 +72,10 @@ def score(rows: Iterable[dict], stage: Stage, *, verifier: str | None = None, wo
     ``ordered``: records are written in input order (a batch's verdicts wait for the earlier ones).
     Memory: one batch of rows, the keys already written, the summary's tally (module docstring)."""
     ledger = Ledger(stage="score").start(carry=stage.spent_path)
-    done = stage.done_keys(lambda r: tuple(r["_key"]))
+    done, summary = set(), _Summary(verifier)
+    for r in stage.iter_records():  # what a resumed stage wrote before: skipped, and summarised
+        done.add(tuple(r["_key"]))
+        summary.add(r)
     if ray is not None:
         batch = max(batch, 16 * ray.shard_size)
     with Scorer(workers=workers, timeout=timeout, code_timeout=code_timeout, unsafe_code=unsafe_code, ray=ray,
@@ -83,13 +86,14 @@ def score(rows: Iterable[dict], stage: Stage, *, verifier: str | None = None, wo
                 todo = [(k, r) for k, r in ((key(r, i), r) for i, r in chunk) if k not in done]
                 scored = scorer([r for _, r in todo], [kind_of(r, verifier) for _, r in todo])
                 for k, row, verdict in _settled(scored, todo, ordered):
-                    write({**row, **verdict, "_key": list(k)})
+                    record = {**row, **verdict, "_key": list(k)}
+                    write(record)
+                    summary.add(record)
                     bar.advance(1)
-        summary = summarize_verdicts(stage.iter_records(), ks=ks, kind=verifier, workers=workers,
-                                     timeout=4 * timeout, pool=scorer.pools.get)
+        result = summary.result(ks, workers=workers, timeout=4 * timeout, pool=scorer.pools.get)
     close_pools()  # no idle voting workers during the next stage
-    stage.finish(summary, ledger.stop().to_dict(prices))
-    return summary
+    stage.finish(result, ledger.stop().to_dict(prices))
+    return result
 
 
 def _settled(scored: Iterable[tuple[int, dict]], todo: list[tuple], ordered: bool) -> Iterator[tuple]:
@@ -117,25 +121,40 @@ def summarize_verdicts(records: Iterable[dict], ks: Iterable[int] = (1,), *, kin
     """``metrics.summarize`` with maj@n's answers grouped in time-limited workers (``verifiers.vote``),
     reading ``records`` once. ``kind`` None: the records' own ``verifier`` (their one kind, else math).
     ``pool(kind)``: warm verifier workers of that kind to group in (the scorer's), or None."""
-    from skyt1.metrics import Tally
-    from skyt1.verifiers.vote import classes_of
-
-    tally, judges, kinds = Tally(), Counter(), set()
+    summary = _Summary(kind)
     for r in records:
-        tally.add(r, _problem_id(r))
+        summary.add(r)
+    return summary.result(ks, workers=workers, timeout=timeout, pool=pool)
+
+
+class _Summary:
+    """``summarize_verdicts``, one record at a time (``metrics.Tally``, the judges, the kinds)."""
+
+    def __init__(self, kind: str | None) -> None:
+        from skyt1.metrics import Tally
+
+        self.kind, self.tally, self.judges, self.kinds = kind, Tally(), Counter(), set()
+
+    def add(self, r: dict) -> None:
+        self.tally.add(r, _problem_id(r))
         if "judge" in r:
-            judges[r["judge"]] += 1
+            self.judges[r["judge"]] += 1
+        if self.kind is None:
+            self.kinds.add(r.get("verifier"))
+
+    def result(self, ks: Iterable[int], *, workers: int, timeout: float, pool: Callable | None) -> dict:
+        from skyt1.verifiers.vote import classes_of
+
+        kind = self.kind
         if kind is None:
-            kinds.add(r.get("verifier"))
-    if kind is None:
-        kind = kinds.pop() if len(kinds) == 1 and None not in kinds else "math"
-    # Only the problems whose vote depends on how answers group: the same maj@n, far fewer comparisons.
-    classes = classes_of(tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout,
-                         pool=pool(kind) if pool is not None else None)
-    summary = tally.summary(tuple(ks), vote_classes=classes)
-    if judges:  # how often the rules and the LLM judge decided (``llm_judge.judge_counts``)
-        summary["judges"] = {"rule": judges["rule"], "llm": judges["llm"]}
-    return summary
+            kind = next(iter(self.kinds)) if len(self.kinds) == 1 and None not in self.kinds else "math"
+        # Only the problems whose vote depends on how answers group: the same maj@n, far fewer comparisons.
+        classes = classes_of(self.tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout,
+                             pool=pool(kind) if pool is not None else None)
+        summary = self.tally.summary(tuple(ks), vote_classes=classes)
+        if self.judges:  # how often the rules and the LLM judge decided (``llm_judge.judge_counts``)
+            summary["judges"] = {"rule": self.judges["rule"], "llm": self.judges["llm"]}
+        return summary
 
 
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
