@@ -111,9 +111,10 @@ def _child(name: str, inp: str, out: str, workers: str) -> None:
     summary = STAGES[name].run(Path(inp), Path(out), int(workers))
     seconds = time.perf_counter() - t
     rows = sum(1 for _ in Path(out, "records.jsonl").open("rb"))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1),
-                      "peak_mb": round(peak, 1), "extra": summary.get("bench")}))
+                      "peak_mb": round(own.ru_maxrss / 1024, 1),  # KiB on Linux
+                      "stage_cpu_s": round(own.ru_utime + own.ru_stime, 1), "extra": summary.get("bench")}))
 
 
 def exponent(sizes: list[int], values: list[float]) -> float | None:
@@ -151,7 +152,8 @@ def main() -> None:
             r = results[name][n] = run_stage(name, inp, base / name, args.workers)
             per_cpu = r["rows"] / max(r["cpu_s"], 1e-9)
             print(f"  {name:8s} {r['seconds']:8.1f} s {r['rows_per_s']:8.0f} rows/s  peak {r['peak_mb']:6.0f} MB, "
-                  f"with workers {r['tree_peak_mb']:6.0f} MB; {per_cpu:6.0f} rows per CPU-s, load {r['load']}"
+                  f"with workers {r['tree_peak_mb']:6.0f} MB; {per_cpu:6.0f} rows per CPU-s "
+                  f"({r['stage_cpu_s']:.0f} of {r['cpu_s']:.0f} CPU-s in the stage's process), load {r['load']}"
                   + (f"  {r['extra']}" if r.get("extra") else ""),
                   flush=True)
     for name in stages:

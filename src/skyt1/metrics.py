@@ -69,10 +69,10 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _vote(answers: list[str], picks: list[int], correct: list[bool],
-          equivalent: Callable[[str, str], bool] | None, classes: dict[str, int] | None = None) -> bool:
-    """Majority vote over one problem's extracted answers (sample ``i`` answered
-    ``answers[picks[i]]``, right when ``correct[i]``); groups keep first-seen order, so a tie goes to
+def _vote(answers: list[str], votes: list[int], equivalent: Callable[[str, str], bool] | None,
+          classes: dict[str, int] | None = None) -> bool:
+    """Majority vote over one problem's extracted answers (answered sample ``i`` gave
+    ``answers[votes[i] >> 1]``, right when ``votes[i] & 1``); groups keep first-seen order, so a tie goes to
     the answer seen first. The problem counts correct if most of the winning group's samples are
     correct (a tie there goes to its first sample). No answer at all counts wrong. ``classes``
     (answer -> class id, from ``skyt1.verifiers.vote``) replaces ``equivalent`` when given."""
@@ -80,10 +80,10 @@ def _vote(answers: list[str], picks: list[int], correct: list[bool],
         def equivalent(a: str, b: str) -> bool:
             return classes.get(a, a) == classes.get(b, b)
     groups: list[list[int]] = []
-    for i, pick in enumerate(picks):
-        answer = answers[pick]
+    for i, vote in enumerate(votes):
+        answer = answers[vote >> 1]
         for g in groups:
-            rep = answers[picks[g[0]]]
+            rep = answers[votes[g[0]] >> 1]
             if equivalent(rep, answer) if equivalent else rep == answer:
                 g.append(i)
                 break
@@ -92,8 +92,8 @@ def _vote(answers: list[str], picks: list[int], correct: list[bool],
     if not groups:
         return False
     best = max(groups, key=len)  # max keeps the first of equal-sized groups
-    right = sum(correct[i] for i in best)
-    return right * 2 > len(best) or (right * 2 == len(best) and correct[best[0]])
+    right = sum(votes[i] & 1 for i in best)
+    return right * 2 > len(best) or (right * 2 == len(best) and bool(votes[best[0]] & 1))
 
 
 def _natural(value: str) -> tuple:
@@ -109,22 +109,28 @@ def _token_stats(values) -> dict:
     return {"mean": statistics.fmean(values), "median": float(statistics.median(values))}
 
 
+_UNSEEN = object()
+
+
 class _Problem:
-    __slots__ = ("n", "right", "answers", "picks", "correct", "meta")
+    __slots__ = ("n", "right", "answers", "votes", "meta")
 
     def __init__(self) -> None:
         self.n = self.right = 0
         self.answers: list[str] = []  # distinct stripped answers, first seen first
-        self.picks: list[int] = []  # per answered sample: its answer's index in ``answers``
-        self.correct: list[bool] = []  # per answered sample
-        self.meta: dict = {}  # breakdown key -> value of the first sample whose meta has the key
+        self.votes: list[int] = []  # per answered sample: its answer's index in ``answers`` * 2 + correct
+        self.meta: tuple | None = None  # per BREAKDOWN_KEYS: the first value seen (_UNSEEN: none yet)
+
+    def breakdown(self, key: str):
+        value = _UNSEEN if self.meta is None else self.meta[BREAKDOWN_KEYS.index(key)]
+        return None if value is _UNSEEN else value
 
 
 class Tally:
     """What ``summarize`` needs of verdict rows, gathered one row at a time (``add``), so a stage can
-    summarise a file it streams. Memory: per problem two counters, its distinct extracted answers and
-    an index and a flag per answered sample (never the texts), and 8 bytes a row for the token
-    statistics."""
+    summarise a file it streams. Memory: per problem two counters, its distinct extracted answers, one
+    small int per answered sample and its breakdown values (never the texts), and 8 to 16 bytes a row
+    for the token statistics: about 150 bytes a row in all with 4 samples a problem (measured)."""
 
     def __init__(self, verdicts: Iterable[dict] = ()) -> None:
         self.problems: dict[str, _Problem] = {}
@@ -145,13 +151,11 @@ class Tally:
         if answer is not None and (answer := str(answer).strip()):
             if answer not in p.answers:
                 p.answers.append(answer)
-            p.picks.append(p.answers.index(answer))
-            p.correct.append(ok)
+            p.votes.append(p.answers.index(answer) * 2 + ok)
         meta = v.get("meta")
-        if isinstance(meta, dict):
-            for key in BREAKDOWN_KEYS:
-                if key in meta and key not in p.meta:
-                    p.meta[key] = meta[key]
+        if isinstance(meta, dict) and (p.meta is None or _UNSEEN in p.meta):
+            old = p.meta or (_UNSEEN,) * len(BREAKDOWN_KEYS)
+            p.meta = tuple(meta.get(k, _UNSEEN) if seen is _UNSEEN else seen for k, seen in zip(BREAKDOWN_KEYS, old))
         if (tokens := (v.get("usage") or {}).get("completion_tokens")) is not None:
             self.tokens["all"].append(float(tokens))
             self.tokens["correct" if ok else "incorrect"].append(float(tokens))
@@ -162,7 +166,7 @@ class Tally:
         leaves out the problems whose maj@n no grouping can change: every answered sample correct (the
         winning group is right) or every one wrong (it is wrong)."""
         return {pid: p.answers for pid, p in self.problems.items()
-                if len(p.answers) > 1 and (decided or 0 < sum(p.correct) < len(p.correct))}
+                if len(p.answers) > 1 and (decided or 0 < sum(v & 1 for v in p.votes) < len(p.votes))}
 
     def summary(self, ks: tuple[int, ...] = (1,), equivalent: Callable[[str, str], bool] | None = None,
                 vote_classes: dict[str, dict[str, int]] | None = None) -> dict:
@@ -179,7 +183,7 @@ class Tally:
                 out[f"pass@{k}"] = statistics.fmean(pass_at_k(p.n, p.right, k) for p in problems.values())
         classes = vote_classes or {}
         out["maj@n"] = statistics.fmean(
-            _vote(p.answers, p.picks, p.correct, equivalent, None if vote_classes is None else classes.get(pid, {}))
+            _vote(p.answers, p.votes, equivalent, None if vote_classes is None else classes.get(pid, {}))
             for pid, p in problems.items()
         ) if means else None
         out["completion_tokens"] = {name: _token_stats(values) for name, values in self.tokens.items()}
@@ -188,8 +192,8 @@ class Tally:
         for key in BREAKDOWN_KEYS:
             groups: dict[str, list[float]] = {}
             for mean, p in zip(means, problems.values()):
-                if p.meta.get(key) is not None:
-                    groups.setdefault(str(p.meta[key]), []).append(mean)
+                if (value := p.breakdown(key)) is not None:
+                    groups.setdefault(str(value), []).append(mean)
             if groups:
                 out["by"][key] = {
                     value: {"accuracy": statistics.fmean(ms), "n": len(ms)}
