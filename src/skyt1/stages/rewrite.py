@@ -21,8 +21,8 @@ Output rows are the input verdicts plus ``formatted`` (the text, or ``None``), `
 try>"``) and ``rewriter`` (``"structural"`` or the backend's model). A failed rewrite is
 recorded, never passed off as training data (``curate`` drops it). Rows are appended as they
 are settled, so an interrupted stage resumes with the rest. Rows stream through in batches of 512:
-memory holds one batch, the keys already written and the first 1,000 failures, whatever the
-number of rows. A request the backend gives up on
+memory holds two batches (one formatted while the other is written), the keys already written and
+the first 1,000 failures, whatever the number of rows. A request the backend gives up on
 (``OpenAIError`` after its own retries) stops the stage; a rerun resumes.
 """
 
@@ -33,7 +33,7 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from skyt1.backends.base import Request, SamplingParams
@@ -78,7 +78,7 @@ def rewrite(rows: Iterable[dict], stage: Stage, cfg: RewriteConfig, *, backend=N
             prices: dict | None = None, workers: int | None = None, batch: int = 512) -> dict:
     """Rewrite ``rows`` into ``stage`` (resumable by ``(problem_id, index)``) and finish it with a summary.
 
-    Rows stream through in batches of ``batch``: memory holds one batch, the keys already written and
+    Rows stream through in batches of ``batch``: memory holds two batches, the keys already written and
     the first 1,000 failures; statuses are counted as records are written (and, on resume, in the one
     pass that reads the keys). Structural rewrites of a batch run in ``workers`` processes (default:
     the CPU count, at most 8; 1: in this process); an LLM backend made here is made once and closed.
@@ -94,11 +94,20 @@ def rewrite(rows: Iterable[dict], stage: Stage, cfg: RewriteConfig, *, backend=N
             out(r)
             tally.add(r)
 
+        def settle(chunk: list[dict], formatted: Callable[[], list]) -> None:
+            llm_jobs = _settle(chunk, cfg, write, formatted())
+            if llm_jobs:
+                _rewrite_llm(llm_jobs, cfg, write, own.get(), threads, ledger)
+
         try:
+            pending = None  # the previous batch: written while the workers format this one
             for chunk in batched((r for r in rows if _key(r) not in done), batch):
-                llm_jobs = _settle(chunk, cfg, write, formatter)
-                if llm_jobs:
-                    _rewrite_llm(llm_jobs, cfg, write, own.get(), threads, ledger)
+                job = (chunk, formatter.submit([r for r in chunk if _needs_format(r, cfg)]))
+                if pending is not None:
+                    settle(*pending)
+                pending = job
+            if pending is not None:
+                settle(*pending)
         finally:
             own.close()
     summary = {"rows": tally.rows, "mode": cfg.mode, "status": dict(tally.counts),
@@ -110,11 +119,14 @@ def rewrite(rows: Iterable[dict], stage: Stage, cfg: RewriteConfig, *, backend=N
     return summary
 
 
-def _settle(chunk: list[dict], cfg: RewriteConfig, write, formatter: _Formatter) -> list[dict]:
-    """Write the rows of ``chunk`` that need no model, in order; return those for the LLM rewriter."""
-    structural = [r for r in chunk if r.get("correct") and r.get("finish_reason") != "length"
-                  and cfg.mode == "structural"]
-    formatted = iter(formatter(structural))
+def _needs_format(r: dict, cfg: RewriteConfig) -> bool:
+    return bool(r.get("correct")) and r.get("finish_reason") != "length" and cfg.mode == "structural"
+
+
+def _settle(chunk: list[dict], cfg: RewriteConfig, write, formatted: list[tuple]) -> list[dict]:
+    """Write the rows of ``chunk`` that need no model, in order (``formatted``: the structural rewrites
+    of the rows that need one); return those for the LLM rewriter."""
+    formatted = iter(formatted)
     llm_jobs = []
     for r in chunk:
         if not r.get("correct"):
@@ -156,14 +168,16 @@ class _Formatter:
             self.pool.terminate()
             self.pool.join()
 
-    def __call__(self, rows: list[dict]) -> list[tuple[str | None, str]]:
+    def submit(self, rows: list[dict]) -> Callable[[], list[tuple[str | None, str]]]:
+        """Start the structural rewrites of ``rows``; the returned function waits for them, in order."""
         args = [(r["response"], r.get("extracted"), r.get("domain", "math"), self.min_overlap) for r in rows]
         if self.pool is None and self.workers > 1 and len(args) >= 64:
             method = "fork" if threading.active_count() == 1 else "forkserver"  # forking threads can deadlock
             self.pool = mp.get_context(method).Pool(self.workers)
         if self.pool is None:
-            return [structural(*a) for a in args]
-        return self.pool.map(_structural_args, args, chunksize=max(1, len(args) // (4 * self.workers)))
+            done = [structural(*a) for a in args]
+            return lambda: done
+        return self.pool.map_async(_structural_args, args, chunksize=max(1, len(args) // (4 * self.workers))).get
 
 
 class _LLM:
