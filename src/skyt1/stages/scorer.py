@@ -3,7 +3,7 @@
 ``Scorer(workers=2, timeout=5.0, code_timeout=6.0, unsafe_code=False, ray=None, judge=None)`` is a context
 manager; ``scorer(rows, kinds)`` yields ``(position, verdict)`` for one batch as verdicts complete. Locally
 it keeps one ``VerifierPool`` per verifier kind open between batches (math workers warm up once; a code
-batch with more tests reopens the code pool with a longer limit); with ``ray`` (``config.RayScoring``) each
+batch's time limit follows its largest number of tests); with ``ray`` (``config.RayScoring``) each
 batch runs as shards of ``shard_size`` rows, Ray tasks with their own worker processes. A response cut at
 ``max_tokens`` (``finish_reason == "length"``) is wrong, reason ``truncated``, without a worker. With
 ``judge`` (``config.JudgeConfig``) the workers tag what the rules cannot decide and the judge model, made
@@ -105,22 +105,18 @@ class Scorer:
                 continue
             jobs.setdefault(kind, []).append((i, (kind, row["response"], gold_of(kind, row), self.options)))
         for kind, items in jobs.items():
-            for j, verdict in self._pool(kind, items).map(verify, [args for _, args in items]):
+            limit = self.timeout
+            if kind == "code":  # the sandbox limits each test; the pool limit only catches a hung judge
+                limit = self.code_timeout * (max(_n_tests(args[2]["tests"]) for _, args in items) + 2) + 10
+            for j, verdict in self._pool(kind).map(verify, [args for _, args in items], timeout=limit):
                 yield items[j][0], verdict
 
-    def _pool(self, kind: str, items: list[tuple[int, tuple]]):
+    def _pool(self, kind: str):
         from skyt1.verifiers.pool import VerifierPool
 
-        limit = self.timeout
-        if kind == "code":  # code runs its own sandbox with per-test limits; the pool limit only catches a hung judge
-            limit = self.code_timeout * (max(_n_tests(args[2]["tests"]) for _, args in items) + 2) + 10
-        pool = self.pools.get(kind)
-        if pool is not None and pool.timeout < limit:  # a batch with more tests: reopen with the longer limit
-            self.pools.pop(kind).close()
-            pool = None
-        if pool is None:
-            pool = self.pools[kind] = VerifierPool(workers=self.workers, timeout=limit, warmup=_warmup(kind))
-        return pool
+        if kind not in self.pools:
+            self.pools[kind] = VerifierPool(workers=self.workers, timeout=self.timeout, warmup=_warmup(kind))
+        return self.pools[kind]
 
     def _on_ray(self, rows: list[dict], kinds: list[str]) -> Iterator[tuple[int, dict]]:
         """Shards of ``rows`` as Ray tasks; yields each shard's verdicts as it returns."""
