@@ -16,7 +16,8 @@ linear, 0 is flat). Results also go to ``WORKDIR/results.json``.
 Adding a stage: one entry in ``STAGES``, ``name: Bench(source, run)``, where ``source`` names the
 stage whose ``records.jsonl`` it reads (``"generate"``: the synthetic file) and ``run(inp, out,
 workers)`` runs the stage into the directory ``out`` and returns its summary (printed as ``extra``
-when it returns a ``"bench"`` dict, e.g. planted items found).
+when it returns a ``"bench"`` dict, e.g. planted items found). ``score_cli`` (opt-in) is ``skyt1 score
+--task math``: the score stage plus the copy of its rows back into input order.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 class Bench:
     source: str  # the stage whose records.jsonl this one reads; "generate" is the synthetic file
     run: Callable[[Path, Path, int], dict]  # (input JSONL, stage directory, workers) -> summary
+    default: bool = True  # run without --stages
 
 
 def _score(inp: Path, out: Path, workers: int) -> dict:
@@ -51,6 +53,14 @@ def _score(inp: Path, out: Path, workers: int) -> dict:
     stage.reset()
     stage.check()
     return score(read_jsonl(inp), stage, workers=workers)  # each row's verifier: "math"
+
+
+def _score_cli(inp: Path, out: Path, workers: int) -> dict:
+    """``skyt1 score --task math --in INP --out OUT/records.jsonl``: the stage, then rows put back in input order."""
+    from skyt1.stages.score import score_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    return score_file(inp, out / "records.jsonl", "math", workers=workers, log=lambda _: None)
 
 
 def _rewrite(inp: Path, out: Path, workers: int) -> dict:
@@ -66,6 +76,7 @@ def _rewrite(inp: Path, out: Path, workers: int) -> dict:
 
 STAGES: dict[str, Bench] = {
     "score": Bench("generate", _score),
+    "score_cli": Bench("generate", _score_cli, default=False),
     "rewrite": Bench("score", _rewrite),
 }
 
@@ -130,7 +141,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (about 9 GB of input)")
-    ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--stages", default=",".join(name for name, b in STAGES.items() if b.default),
+                    help=f"comma-separated, of {', '.join(STAGES)}")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default="/tmp/skyt1-scale")
