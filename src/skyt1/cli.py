@@ -282,7 +282,7 @@ def evaluate(
                   "end_think": end_think, "answer_max_tokens": answer_tokens,
                   **({"answer_prefix": answer_prefix} if answer_prefix is not None else {})}
         votes = {"n": [int(v) for v in sc.split(",")], "temperature": sc_temperature} if sc else None
-        cfg = EvaluateConfig(tasks=task.split(","), split=split, limit=limit, models=[model],
+        cfg = EvaluateConfig(tasks=task.split(","), split=split, limit=limit,
                              sampling=Sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens),
                              budget_forcing=bf, self_consistency=votes)
         label = Path(model).name if os.path.exists(model) else model.replace("/", "_")

@@ -14,15 +14,17 @@ order, nothing outside them, a thought faithful to the original trace (``min_ove
 word trigrams found there: nothing invented), exactly one ``\\boxed`` answer (one code block for
 code) in the solution and, in llm mode with ``check_answer``, that answer (or program) being the
 verified ``extracted`` one. A rewrite cut at ``max_tokens`` is a failed try. Failed rows are
-retried up to ``max_attempts`` times.
+retried up to ``max_attempts`` times; then, with ``fallback: structural``, the structural formatter
+rewrites the trace (``settle_failed``), so a weak rewriter (a CPU rehearsal's 135M model) still
+leaves training data, and the summary's ``rewritten_by`` counts LLM and fallback rewrites apart.
 
 Output rows are the input verdicts plus ``formatted`` (the text, or ``None``), ``rewrite``
 (``"ok"``, ``"skipped:incorrect"``, ``"skipped:truncated"`` or ``"failed: <problems of every
-try>"``) and ``rewriter`` (``"structural"`` or the backend's model). A failed rewrite is
-recorded, never passed off as training data (``curate`` drops it). Rows are appended as they
-are settled, so an interrupted stage resumes with the rest. Rows stream through in batches of 512:
-memory holds two batches (one formatted while the other is written), the keys already written and
-the first 1,000 failures, whatever the number of rows. A request the backend gives up on
+try>"``) and ``rewriter`` (``"structural"``, the backend's model or ``"structural_fallback"``).
+A failed rewrite is recorded, never passed off as training data (``curate`` drops it). Rows are
+appended as they are settled, so an interrupted stage resumes with the rest. Rows stream through
+in batches of 512: memory holds two batches (one formatted while the other is written), the keys
+already written and the first 1,000 failures, whatever the number of rows. A request the backend gives up on
 (``OpenAIError`` after its own retries) stops the stage; a rerun resumes.
 """
 
@@ -43,7 +45,9 @@ from skyt1.curation.thought import check_format, format_structural
 from skyt1.progress import progress
 from skyt1.records import Stage, batched
 
-__all__ = ["rewrite", "render_prompt", "DEFAULT_PROMPT"]
+__all__ = ["rewrite", "render_prompt", "settle_failed", "DEFAULT_PROMPT", "STRUCTURAL_FALLBACK"]
+
+STRUCTURAL_FALLBACK = "structural_fallback"  # the ``rewriter`` of a row the LLM failed and the formatter wrote
 
 DEFAULT_PROMPT = """Rewrite the reasoning below into exactly this format, and nothing else:
 
@@ -84,7 +88,7 @@ def rewrite(rows: Iterable[dict], stage: Stage, cfg: RewriteConfig, *, backend=N
     the CPU count, at most 8; 1: in this process); an LLM backend made here is made once and closed.
     """
     ledger = Ledger(stage="rewrite").start(carry=stage.spent_path)
-    tally, done = _Tally(), set()
+    tally, done = _Tally(cfg.mode), set()
     for r in stage.iter_records():
         done.add(_key(r))
         tally.add(r)
@@ -110,7 +114,7 @@ def rewrite(rows: Iterable[dict], stage: Stage, cfg: RewriteConfig, *, backend=N
                 settle(*pending)
         finally:
             own.close()
-    summary = {"rows": tally.rows, "mode": cfg.mode, "status": dict(tally.counts),
+    summary = {"rows": tally.rows, "mode": cfg.mode, "status": dict(tally.counts), "rewritten_by": dict(tally.by),
                "rewriter": cfg.rewriter.model if cfg.mode == "llm" and cfg.rewriter else cfg.mode,
                "failures": tally.failures}  # all of them are in records.jsonl
     if tally.failed > len(tally.failures):
@@ -143,13 +147,13 @@ def _settle(chunk: list[dict], cfg: RewriteConfig, write, formatted: list[tuple]
 
 def structural(response: str, extracted: str | None, domain: str, min_overlap: float) -> tuple[str | None, str]:
     """``(formatted text or None, status)`` of the structural rewrite of one trace."""
-    text = format_structural(response, extracted, domain)
-    problems = check_format(text, original=response, domain=domain, min_overlap=min_overlap)
+    text, problems = _format_checked(response, extracted, domain, min_overlap)
     return (None, "failed: " + "; ".join(problems)) if problems else (text, "ok")
 
 
-def _structural_args(args: tuple) -> tuple[str | None, str]:
-    return structural(*args)
+def _format_checked(response: str, extracted: str | None, domain: str, min_overlap: float) -> tuple[str, list[str]]:
+    text = format_structural(response, extracted, domain)
+    return text, check_format(text, original=response, domain=domain, min_overlap=min_overlap)
 
 
 class _Formatter:
@@ -177,7 +181,7 @@ class _Formatter:
         if self.pool is None:
             done = [structural(*a) for a in args]
             return lambda: done
-        return self.pool.map_async(_structural_args, args, chunksize=max(1, len(args) // (4 * self.workers))).get
+        return self.pool.starmap_async(structural, args, chunksize=max(1, len(args) // (4 * self.workers))).get
 
 
 class _LLM:
@@ -199,16 +203,19 @@ class _LLM:
 
 
 class _Tally:
-    """Statuses of the records written, and the first 1,000 failures."""
+    """Statuses of the records written, who wrote the kept rewrites, and the first 1,000 failures."""
 
-    def __init__(self) -> None:
-        self.rows = self.failed = 0
+    def __init__(self, mode: str) -> None:
+        self.mode, self.rows, self.failed = mode, 0, 0
         self.counts: Counter = Counter()
+        self.by: Counter = Counter()  # who wrote the kept rewrites: the LLM, or the structural fallback
         self.failures: list[dict] = []
 
     def add(self, r: dict) -> None:
         self.rows += 1
         self.counts[r["rewrite"].split(":")[0]] += 1
+        if r["rewrite"] == "ok":
+            self.by[STRUCTURAL_FALLBACK if r.get("rewriter") == STRUCTURAL_FALLBACK else self.mode] += 1
         if r["rewrite"].startswith("failed"):
             self.failed += 1
             if len(self.failures) < 1000:
@@ -223,7 +230,7 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
         from skyt1.backends import make_backend
 
         backend = make_backend(cfg.rewriter, threads=threads)
-    template = cfg.prompt or DEFAULT_PROMPT
+    template = cfg.template or DEFAULT_PROMPT
     api = cfg.rewriter.model if cfg.rewriter and cfg.rewriter.backend == "openai" else None
     name = getattr(backend, "model", None) or (cfg.rewriter.model if cfg.rewriter else "llm")
     pending = {_key(r): (r, []) for r in rows}
@@ -255,8 +262,24 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
             if not pending:
                 break
     for r, errors in pending.values():
-        write({**r, "formatted": None, "rewrite": "failed: " + " | ".join(errors), "rewriter": name,
-               "rewrite_attempts": cfg.max_attempts})
+        write(settle_failed(r, errors, cfg, name))
+
+
+def settle_failed(row: dict, errors: list[str], cfg: RewriteConfig, name: str) -> dict:
+    """The output row of a trace whose LLM rewrites all failed (``errors``: one line per try).
+    With ``fallback: structural`` the structural formatter rewrites it instead (checked as in
+    structural mode): ``rewrite`` is ``"ok"``, ``rewriter`` is ``"structural_fallback"`` and
+    ``rewrite_llm_errors`` keeps why the LLM's tries failed. Otherwise, or when the formatter
+    fails too, the row is ``"failed: ..."`` with every try's problems."""
+    out = {**row, "formatted": None, "rewrite": "failed: " + " | ".join(errors), "rewriter": name,
+           "rewrite_attempts": cfg.max_attempts}
+    if cfg.fallback != "structural":
+        return out
+    text, problems = _format_checked(row["response"], row.get("extracted"), row.get("domain", "math"), cfg.min_overlap)
+    if problems:
+        return {**out, "rewrite": out["rewrite"] + " | structural fallback: " + "; ".join(problems)}
+    return {**out, "formatted": text, "rewrite": "ok", "rewriter": STRUCTURAL_FALLBACK,
+            "rewrite_llm_errors": " | ".join(errors)}
 
 
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:

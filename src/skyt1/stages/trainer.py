@@ -349,6 +349,7 @@ def trainer_args(cfg: TrainConfig, out_dir: Path, *, bf16: bool, cuda: bool) -> 
         use_cpu=not cuda,
         seed=cfg.seed,
         data_seed=cfg.seed,
+        ddp_timeout=cfg.ddp_timeout,
         save_strategy="steps",
         save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit,
