@@ -140,7 +140,7 @@ def exponent(sizes: list[int], values: list[float]) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000")
-    ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (about 9.6 GB of input, 1 h on 2 cores)")
+    ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (9.6 GB of input, 1 h on 2 cores)")
     ap.add_argument("--stages", default=",".join(name for name, b in STAGES.items() if b.default),
                     help=f"comma-separated, of {', '.join(STAGES)}")
     ap.add_argument("--workers", type=int, default=2)
