@@ -221,7 +221,8 @@ class Stage:
         old = self.manifest()
         if old is not None:
             if old.get("config_hash") == self.hash and not force:
-                raise StageAlreadyDone(f"{self.name}: already finished in {self.dir} (config {self.hash}); nothing to do")
+                raise StageAlreadyDone(
+                    f"{self.name}: already finished in {self.dir} (config {self.hash}); nothing to do")
             if not force:
                 raise RecordError(
                     f"{self.dir}: finished with another config ({old.get('config_hash')} != {self.hash}); "
