@@ -126,6 +126,8 @@ class RewriteConfig(_Strict):
         "none", description="llm mode: a trace whose every LLM try failed is rewritten structurally ('structural') or "
         "recorded as failed ('none')")
 
+    system_prompt: str | None = Field(None, description="system message sent before the rewrite prompt (llm mode)")
+
     @property
     def template(self) -> str | None:
         """The prompt text: ``prompt`` itself, or the bundled one it names (``sky-t1``); None when unset."""

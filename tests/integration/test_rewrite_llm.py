@@ -252,3 +252,14 @@ def test_structural_fallback_rewrites_what_the_llm_failed_and_counts_it_apart(se
     cu.check()
     curate(stage.records(), cu, ccfg)
     assert sorted(r["problem_id"] for r in cu.records()) == ["mine/1", "mine/3", "mine/5"]
+
+
+def test_the_rewriter_gets_the_recipes_system_message_before_the_prompt(server, tmp_path):
+    cfg = RewriteConfig(mode="llm", max_attempts=1, system_prompt="You are a solution format convertor.",
+                        rewriter=ModelSpec(backend="openai", model="rewriter-test", args={"base_url": server.url}))
+    stage = Stage(tmp_path / "rewrite", "rewrite", cfg.model_dump())
+    stage.check()
+    assert rewrite([_verdict(1, "[GOOD]")], stage, cfg)["status"] == {"ok": 1}
+    (body,) = server.state["bodies"]
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert body["messages"][0]["content"] == "You are a solution format convertor."

@@ -66,6 +66,8 @@ RECIPE_ROWS = [
     (P, "rewrite.prompt", "sky-t1", CONVERT, "convert_prompt.format(example=convert_prompt_example, content=...)"),
     (P, "rewrite.max_tokens", 16384, CONVERT, "max_tokens=16384"),
     (P, "rewrite.temperature", 0.7, CONVERT, "temperature=0.7"),
+    (P, "rewrite.system_prompt", "You are a solution format convertor.", CONVERT,
+     '{"role": "system", "content": "You are a solution format convertor."}'),
     (F, "preference.base.model", "NovaSky-AI/Sky-T1-32B-Preview", SIMPO, "model_name_or_path"),
     (F, "preference.method", "full", SIMPO, "finetuning_type: full"),
     (F, "preference.chat_template", "qwen25", SIMPO, "template: qwen25"),

@@ -4,10 +4,10 @@ Sky-T1 had GPT-4o-mini rewrite QwQ traces into ``<|begin_of_thought|> ... <|end_
 <|begin_of_solution|> ... <|end_of_solution|>``. Two modes:
 
 - ``structural`` (default): a deterministic formatter (``curation.thought.format_structural``);
-- ``llm``: any backend with a prompt, ``DEFAULT_PROMPT`` unless the recipe gives one (the
-  published SkyThought prompt asks for ``<|begin_of_slow_thought|>`` markers that contradict the
-  format it demonstrates, so this one is ours). ``{question}`` and ``{response}`` are filled in;
-  other braces are literal. The first try is greedy, retries sample at ``temperature``.
+- ``llm``: any backend with a prompt: ``DEFAULT_PROMPT`` (skyt1's own) unless the recipe gives one;
+  ``prompt: sky-t1`` is SkyThought's own GPT-4o-mini prompt, bundled, which the 32B recipe sends
+  with SkyThought's system message (``system_prompt``). ``{question}`` and ``{response}`` are
+  filled in; other braces are literal. The first try is greedy, retries sample at ``temperature``.
 
 Every result is checked (``curation.thought.check_format``): the four markers once each and in
 order, nothing outside them, a thought faithful to the original trace (``min_overlap`` of its
@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from skyt1.backends import bills_tokens
 from skyt1.backends.base import Request, SamplingParams
 from skyt1.config import RewriteConfig
 from skyt1.cost import Ledger
@@ -231,14 +232,15 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
 
         backend = make_backend(cfg.rewriter, threads=threads)
     template = cfg.template or DEFAULT_PROMPT
-    api = cfg.rewriter.model if cfg.rewriter and cfg.rewriter.backend == "openai" else None
+    api = cfg.rewriter.model if cfg.rewriter and bills_tokens(cfg.rewriter) else None
+    system = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
     name = getattr(backend, "model", None) or (cfg.rewriter.model if cfg.rewriter else "llm")
     pending = {_key(r): (r, []) for r in rows}
     with progress("rewrite", len(rows), unit="traces") as bar:
         for attempt in range(cfg.max_attempts):
             params = SamplingParams(temperature=0.0 if attempt == 0 else cfg.temperature, max_tokens=cfg.max_tokens,
                                     seed=attempt)
-            reqs = [Request(key=k, seed=attempt, messages=[{"role": "user", "content": render_prompt(template, r)}])
+            reqs = [Request(key=k, seed=attempt, messages=[*system, {"role": "user", "content": render_prompt(template, r)}])
                     for k, (r, _) in pending.items()]
             for req, comp in backend.generate(reqs, params):
                 ledger.tokens(comp.prompt_tokens, comp.completion_tokens, api)
