@@ -73,7 +73,8 @@ def main() -> None:
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--batches-per-size", type=int, default=2, help="timed batches per batch size")
-    ap.add_argument("--cpu", action="store_true", help="run the tiny shape on CPU (checks the script, not a benchmark)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="run the tiny shape on CPU (checks the script, not a benchmark)")
     ap.add_argument("--engine", action="store_true", help="the continuous-batching engine instead of HF generate")
     args = ap.parse_args()
 

@@ -29,7 +29,7 @@ def rows(problems: int, n: int) -> list[dict]:
     for i in range(problems):
         gold = answers[i]
         pool = [gold] * 3 + [f"${gold}$", f"\\boxed{{{gold}}}"] + answers[i + 1 : i + 4]
-        for j in range(n):
+        for _ in range(n):
             a = rng.choice(pool)
             out.append({"problem_id": str(i), "extracted": a, "correct": equivalent(a, gold)})
     return out

@@ -107,7 +107,8 @@ def _evaluation(run: Path, label: str, right: set[int]) -> None:
     sc = _stage(base / "score", "score", rows, summary)
     result = {**summary, "model": f"{label}-model", "label": label, "task": "aime24", "split": "test",
               "sampling": {"temperature": 0.0, "max_tokens": 256, "n": 1}, "prompt": "{question}",
-              "system_prompt": None, "grader": {"verifier": "math"}, "stages": {"generate": gen.hash, "score": sc.hash}}
+              "system_prompt": None, "grader": {"verifier": "math"},
+              "stages": {"generate": gen.hash, "score": sc.hash}}
     (base / "result.json").write_text(json.dumps(result), encoding="utf-8")
 
 

@@ -14,8 +14,10 @@ import typer
 from skyt1.backends import backend_help
 from skyt1.verifiers.registry import kinds_help
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
-                  help="skyt1: the Sky-T1 recipe (teacher traces -> verified curation -> SFT -> evaluation) as software.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
+    help="skyt1: the Sky-T1 recipe (teacher traces -> verified curation -> SFT -> evaluation) as software.",
+)
 
 RecipeArg = typer.Option(None, "--recipe", "-r", help="shipped recipe name or YAML path (default: tiny)")
 SetOpt = typer.Option(None, "--set", "-s", help="override a recipe key: section.key=value (repeatable)")
@@ -55,7 +57,7 @@ def _guard(fn):
         return fn()
     except StageAlreadyDone as e:
         typer.echo(str(e))
-        raise typer.Exit(0)
+        raise typer.Exit(0) from None
     except ImportError as e:  # an optional extra (vLLM, Ray) that is not installed
         _fail(str(e))
     except LaunchError as e:
@@ -73,7 +75,8 @@ def _stage_command(name: str, recipe, inp: Optional[Path], out: Optional[Path], 
 
     module = import_module(f"skyt1.stages.{name}")
     stage = module.plan(recipe, inp=inp, out=out)
-    summary = run_stage(stage, force, lambda: module.run(recipe, stage, **run_args), log=lambda m: typer.echo(m, err=True))
+    summary = run_stage(stage, force, lambda: module.run(recipe, stage, **run_args),
+                        log=lambda m: typer.echo(m, err=True))
     if summary is not None:
         typer.echo(json.dumps({k: v for k, v in summary.items() if k not in hide}))
 
@@ -101,16 +104,17 @@ def generate(
     model: Optional[str] = typer.Option(None, help="teacher model"),
     backend: Optional[str] = typer.Option(None, help=backend_help()),
     out: Optional[Path] = typer.Option(None, help="stage directory (default: <run_dir>/generate)"),
-    backend_args: Optional[str] = typer.Option(None, "--backend-args",
-                                               help='JSON merged into the backend args, e.g. \'{"tensor_parallel_size": 8}\''),
+    backend_args: Optional[str] = typer.Option(
+        None, "--backend-args", help='JSON merged into the backend args, e.g. \'{"tensor_parallel_size": 8}\''),
     force: bool = ForceOpt,
 ) -> None:
     """Sample n responses per problem from a teacher; resumable after a crash (rerun the same command).
 
     Example: `skyt1 generate --task arithmetic --split train --limit 32 --n 4 --out runs/demo/generate`
     """
-    extra = [f"generate.{k}={v}" for k, v in (("task", task), ("split", split), ("limit", limit),
-                                               ("sampling.n", n), ("teacher.model", model), ("teacher.backend", backend)) if v is not None]
+    given = (("task", task), ("split", split), ("limit", limit),
+             ("sampling.n", n), ("teacher.model", model), ("teacher.backend", backend))
+    extra = [f"generate.{k}={v}" for k, v in given if v is not None]
     if task is not None:
         extra.append("generate.sources=[]")  # a task named here replaces the recipe's mixture
     r = _recipe(recipe, sets, extra)
@@ -129,9 +133,10 @@ def score(
     timeout: float = typer.Option(5.0, help="hard limit per math/choice answer, seconds"),
     code_timeout: float = typer.Option(6.0, help="per-test limit for code, seconds"),
     k: str = typer.Option("1", help="comma-separated k for pass@k"),
-    unsafe_code: bool = typer.Option(False, "--unsafe-code", help="run code WITHOUT the bubblewrap sandbox (trusted code only)"),
-    ray: Optional[str] = typer.Option(None, help="score on Ray: 'local' (a cluster started here), 'auto' or ray://host:port; "
-                                                 "each task runs --workers verifier processes"),
+    unsafe_code: bool = typer.Option(False, "--unsafe-code",
+                                     help="run code WITHOUT the bubblewrap sandbox (trusted code only)"),
+    ray: Optional[str] = typer.Option(None, help="score on Ray: 'local' (a cluster started here), 'auto' or "
+                                                 "ray://host:port; each task runs --workers verifier processes"),
 ) -> None:
     """Score any JSONL of responses; each row gains `correct`, `extracted`, `reason`; the last line is a JSON summary.
 
@@ -173,7 +178,8 @@ def rewrite(
 @app.command()
 def curate(
     recipe: Optional[str] = RecipeArg, sets: Optional[list[str]] = SetOpt,
-    inp: Optional[Path] = typer.Option(None, "--in", help="rewritten JSONL (default: <run_dir>/rewrite/records.jsonl)"),
+    inp: Optional[Path] = typer.Option(None, "--in",
+                                       help="rewritten JSONL (default: <run_dir>/rewrite/records.jsonl)"),
     out: Optional[Path] = typer.Option(None, help="stage directory (default: <run_dir>/curate)"),
     force: bool = ForceOpt,
 ) -> None:
@@ -190,8 +196,10 @@ def curate(
 @app.command()
 def train(
     recipe: Optional[str] = RecipeArg, sets: Optional[list[str]] = SetOpt,
-    data: Optional[Path] = typer.Option(None, help="TRL messages JSONL, or preference pairs (default: the curate stage's export)"),
-    out: Optional[Path] = typer.Option(None, help="stage directory (default: <run_dir>/train or <run_dir>/preference)"),
+    data: Optional[Path] = typer.Option(
+        None, help="TRL messages JSONL, or preference pairs (default: the curate stage's export)"),
+    out: Optional[Path] = typer.Option(
+        None, help="stage directory (default: <run_dir>/train or <run_dir>/preference)"),
     launch: bool = typer.Option(False, help="only print the accelerate launch command this node would run"),
     machine_rank: int = typer.Option(0, help="on several nodes: this node's rank (0 on the main node)"),
     main_process_ip: Optional[str] = typer.Option(None, help="on several nodes: the rank-0 node's address"),
@@ -256,8 +264,10 @@ def evaluate(
     budget: Optional[str] = typer.Option(None, help="comma-separated thinking budgets: an s1 budget-forcing sweep"),
     wait_times: int = typer.Option(0, help="budget forcing: times to append 'Wait' when thinking ends early"),
     end_think: str = typer.Option("</think>", help="budget forcing: the end-of-thinking delimiter"),
-    answer_prefix: Optional[str] = typer.Option(None, help="budget forcing: text that forces the answer (default '\\nFinal Answer:')"),
-    answer_tokens: Optional[int] = typer.Option(None, help="budget forcing: answer token limit (default --max-tokens)"),
+    answer_prefix: Optional[str] = typer.Option(
+        None, help="budget forcing: text that forces the answer (default '\\nFinal Answer:')"),
+    answer_tokens: Optional[int] = typer.Option(
+        None, help="budget forcing: answer token limit (default --max-tokens)"),
     sc: Optional[str] = typer.Option(None, help="comma-separated vote sizes: a self-consistency (maj@n) sweep"),
     sc_temperature: float = typer.Option(0.7, help="self-consistency: temperature of the votes"),
     write_report: bool = typer.Option(False, "--report", help="also write the run directory's report"),
@@ -266,7 +276,8 @@ def evaluate(
 
     Example: `skyt1 evaluate --model runs/tiny/train/model --task arithmetic,gsm8k --limit 50 --n 4 --temperature 0.7`
 
-    Test-time scaling: `skyt1 evaluate --task math500 --limit 50 --budget 512,1024,2048 --wait-times 2 --sc 1,4,8 --report`
+    Test-time scaling:
+    `skyt1 evaluate --task math500 --limit 50 --budget 512,1024,2048 --wait-times 2 --sc 1,4,8 --report`
     """
 
     def go():
@@ -274,8 +285,9 @@ def evaluate(
         from skyt1.config import EvaluateConfig, ModelSpec, Sampling, ScoreConfig
         from skyt1.stages.evaluate import evaluate as run_evaluate
 
-        spec = ModelSpec(backend="embedded" if is_embedded(model) else backend, model=model, system_prompt=system_prompt,
-                         batch_size=batch_size, args=_json_object("--backend-args", backend_args) if backend_args else {})
+        args = _json_object("--backend-args", backend_args) if backend_args else {}
+        spec = ModelSpec(backend="embedded" if is_embedded(model) else backend, model=model,
+                         system_prompt=system_prompt, batch_size=batch_size, args=args)
         bf = None
         if budget:
             bf = {"max_thinking_tokens": [int(b) for b in budget.split(",")], "wait_times": wait_times,
@@ -286,8 +298,8 @@ def evaluate(
                              sampling=Sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens),
                              budget_forcing=bf, self_consistency=votes)
         label = Path(model).name if os.path.exists(model) else model.replace("/", "_")
-        res = run_evaluate({label: spec}, cfg, ScoreConfig(workers=workers, ks=sorted({1, n})), run_dir, rescore=rescore,
-                           log=lambda m: typer.echo(m, err=True))
+        res = run_evaluate({label: spec}, cfg, ScoreConfig(workers=workers, ks=sorted({1, n})), run_dir,
+                           rescore=rescore, log=lambda m: typer.echo(m, err=True))
         for t, s in res[label].items():
             typer.echo(f"{label} {t}: accuracy {s['accuracy']:.4f} (95% CI {s['ci95'][0]:.4f}-{s['ci95'][1]:.4f}), "
                        f"{s['n_problems']} problems x {n}")

@@ -101,9 +101,11 @@ def _training(recipe, lines: list[str], problems: list[str]) -> None:
     except ValueError as e:
         problems.append(f"{section}.global_batch_size: {e}")
         batch = None
-    lines.append(f"{section}: {cfg.method} fine-tuning of {cfg.base.model}, {cfg.epochs:g} epochs, lr {cfg.learning_rate:g}, "
-                 f"global batch {batch} = {cfg.per_device_batch_size} x {cfg.gradient_accumulation_steps} x {world} "
-                 f"processes ({cfg.processes or max(cfg.num_gpus, 1)} per node x {cfg.num_nodes} nodes)")
+    per_node = cfg.processes or max(cfg.num_gpus, 1)
+    lines.append(f"{section}: {cfg.method} fine-tuning of {cfg.base.model}, {cfg.epochs:g} epochs, "
+                 f"lr {cfg.learning_rate:g}, global batch {batch} = {cfg.per_device_batch_size} x "
+                 f"{cfg.gradient_accumulation_steps} x {world} processes "
+                 f"({per_node} per node x {cfg.num_nodes} nodes)")
     if world == 1:
         lines.append(f"{section}: one process, no launcher")
         return
@@ -114,7 +116,7 @@ def _training(recipe, lines: list[str], problems: list[str]) -> None:
         problems.append(f"{section}.accelerate_config: {e}")
         return
     _accelerate_config(path, f"{section}.accelerate_config", problems)
-    cmd = launch_command(name, cfg.processes or max(cfg.num_gpus, 1), cfg.num_nodes,
+    cmd = launch_command(name, per_node, cfg.num_nodes,
                          main_process_ip="MAIN_NODE_IP" if cfg.num_nodes > 1 else None,
                          script_args=["--recipe", f"{recipe.run_path / section / 'recipe.yaml'}"])
     from accelerate.commands.launch import launch_command_parser
@@ -166,7 +168,8 @@ def _evaluation(recipe, lines: list[str], problems: list[str]) -> None:
     from skyt1.tasks import registry
 
     tasks = registry()
-    for key, names in (("evaluate.tasks", recipe.evaluate.tasks), ("curate.decontaminate", recipe.curate.decontaminate)):
+    named = (("evaluate.tasks", recipe.evaluate.tasks), ("curate.decontaminate", recipe.curate.decontaminate))
+    for key, names in named:
         for name in names:
             if name.split(":")[0] not in tasks:
                 problems.append(f"{key}: unknown task {name!r}")

@@ -88,7 +88,8 @@ def launch_command(accelerate_config: str | Path, num_gpus: int, num_nodes: int 
     if not 0 <= machine_rank < num_nodes:
         raise ValueError(f"machine_rank {machine_rank} is outside 0..{num_nodes - 1}")
     if num_nodes > 1 and not main_process_ip:
-        raise ValueError("a multi-node launch needs main_process_ip (the address of machine_rank 0; skyt1 train --main-process-ip)")
+        raise ValueError("a multi-node launch needs main_process_ip "
+                         "(the address of machine_rank 0; skyt1 train --main-process-ip)")
     config = resolve_config(accelerate_config)
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch",
@@ -136,9 +137,10 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
     for old in stage.dir.glob("rank*.error"):
         old.unlink()
     port = main_process_port or (_free_port() if cfg.num_nodes == 1 else 29500)
+    script_args = ["--recipe", str(planned), "--data", str(stage.inputs[0]), "--out", str(stage.dir)]
     cmd = launch_command(cfg.accelerate_config or "ddp", cfg.processes or max(cfg.num_gpus, 1), cfg.num_nodes,
                          machine_rank=machine_rank, main_process_ip=main_process_ip, main_process_port=port,
-                         script_args=["--recipe", str(planned), "--data", str(stage.inputs[0]), "--out", str(stage.dir)])
+                         script_args=script_args)
     env = {**os.environ, "OMP_NUM_THREADS": str(recipe.threads)}
     code = subprocess.run(cmd, env=env).returncode
     if code != 0:

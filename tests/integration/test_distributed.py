@@ -20,9 +20,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _data(path: Path, n: int) -> Path:
-    rows = [{"messages": [{"role": "user", "content": f"What is {i} + {i + 1}?"},
-                          {"role": "assistant", "content": f"{i} + {i + 1} = {2 * i + 1}. The answer is {2 * i + 1}."}]}
-            for i in range(n)]
+    rows = [{"messages": [
+        {"role": "user", "content": f"What is {i} + {i + 1}?"},
+        {"role": "assistant", "content": f"{i} + {i + 1} = {2 * i + 1}. The answer is {2 * i + 1}."},
+    ]} for i in range(n)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -111,5 +112,5 @@ def test_a_failing_rank_reports_its_error(tmp_path, tiny_model):
     proc = _train(tmp_path, "train", bad, "train.base.backend=transformers", f"train.base.model={tiny_model}",
                   "train.per_device_batch_size=1", "train.processes=2", "train.max_steps=1")
     _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 1 and "rank0 failed" in stderr and "the last message must be the assistant's" in stderr, \
-        stderr[-3000:]
+    assert proc.returncode == 1 and "rank0 failed" in stderr, stderr[-3000:]
+    assert "the last message must be the assistant's" in stderr, stderr[-3000:]

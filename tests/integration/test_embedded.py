@@ -24,7 +24,8 @@ def test_gguf_comes_from_the_wheel_and_cache_loads_fast(embedded_path):
 
 def test_greedy_generation_is_deterministic_and_counts_tokens(embedded):
     params = SamplingParams(temperature=0.0, max_tokens=12)
-    a = dict((r.key, c) for r, c in embedded.generate([_req("a", "What is 2 + 2?"), _req("b", "Name a color.")], params))
+    both = [_req("a", "What is 2 + 2?"), _req("b", "Name a color.")]
+    a = dict((r.key, c) for r, c in embedded.generate(both, params))
     b = dict((r.key, c) for r, c in embedded.generate([_req("a", "What is 2 + 2?")], params))
     assert a[("a", 0)].text == b[("a", 0)].text
     for c in a.values():

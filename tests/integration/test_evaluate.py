@@ -53,7 +53,8 @@ def test_evaluate_three_benchmarks_then_rescore_identically(tmp_path, embedded_p
         assert r["n_problems"] == 2 and r["n_samples"] == 2 and 0.0 <= r["accuracy"] <= 1.0
         assert r["ci95"][0] <= r["accuracy"] <= r["ci95"][1]
         max_tokens = 128 if task == "humaneval" else 48
-        assert r["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": max_tokens, "n": 1, "stop": [], "seed": 0}
+        assert r["sampling"] == {"temperature": 0.0, "top_p": 1.0, "max_tokens": max_tokens, "n": 1, "stop": [],
+                                 "seed": 0}
         assert r["prompt"] and "{question}" in r["prompt"]
         assert r["grader"]["verifier"] == ("code" if task == "humaneval" else "math")
         assert "skyt1" in r["grader"] and "math-verify" in r["grader"]

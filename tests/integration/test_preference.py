@@ -53,7 +53,8 @@ def test_rows_render_the_chat_template_and_end_with_the_end_of_turn(tmp_path, ti
     first = json.loads(pairs_file.read_text().splitlines()[0])
     assert rows[0]["prompt"] == (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{first['prompt']}"
                                  "<|im_end|>\n<|im_start|>assistant\n")
-    assert rows[0]["chosen"] == first["chosen"] + "<|im_end|>" and rows[0]["rejected"] == first["rejected"] + "<|im_end|>"
+    assert rows[0]["chosen"] == first["chosen"] + "<|im_end|>"
+    assert rows[0]["rejected"] == first["rejected"] + "<|im_end|>"
     # TRL's conversational form gives the same rows
     conv = tmp_path / "conv.jsonl"
     conv.write_text(json.dumps({"prompt": [{"role": "user", "content": first["prompt"]}],

@@ -41,7 +41,8 @@ def _rewrite_answer(question: str, reasoning: str, attempt: int) -> tuple[str, s
         if "[WRONG]" in question:
             solution = f"So the answer is $\\boxed{{{answer}1}}$."
     if "[INVENT]" in question:
-        thought = "Quantum chromodynamics suggests gluons bind quarks inside hadrons, so consider lattice gauge theory."
+        thought = ("Quantum chromodynamics suggests gluons bind quarks inside hadrons, "
+                   "so consider lattice gauge theory.")
     text = (f"<|begin_of_thought|>\n\n{thought}\n\n<|end_of_thought|>\n\n"
             f"<|begin_of_solution|>\n\n{solution}\n\n<|end_of_solution|>")
     if "[FLAKY]" in question and attempt == 0:
@@ -150,7 +151,8 @@ def test_llm_rewrite_is_checked_retried_and_failures_never_trained_on(server, tm
     assert sum(attempts.values()) == 1 + 2 + 4 * 3 + 1  # retries only for the failures
     assert not any("Problem 7" in p for p in attempts)  # an incorrect trace is never sent
     bodies = server.state["bodies"]
-    assert {b["temperature"] for b in bodies} == {0.0, cfg.temperature} and all(b["max_tokens"] == 2048 for b in bodies)
+    assert {b["temperature"] for b in bodies} == {0.0, cfg.temperature}
+    assert all(b["max_tokens"] == 2048 for b in bodies)
     assert "{question}" not in json.dumps(bodies) and "\\boxed{...}" in bodies[0]["messages"][-1]["content"]
     assert {f["problem_id"] for f in summary["failures"]} == set(expected)
     manifest = stage.manifest()

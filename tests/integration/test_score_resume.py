@@ -16,7 +16,8 @@ SLOW_ECHO = "```python\nimport time\ntime.sleep(0.4)\nprint(input())\n```"
 
 def test_kill_9_then_resume_scores_only_the_rest(tmp_path):
     src = tmp_path / "code.jsonl"
-    rows = [{"id": f"p{i}", "response": SLOW_ECHO, "tests": {"inputs": [f"{i}\n"], "outputs": [f"{i if i % 3 else -1}\n"]}}
+    rows = [{"id": f"p{i}", "response": SLOW_ECHO,
+             "tests": {"inputs": [f"{i}\n"], "outputs": [f"{i if i % 3 else -1}\n"]}}
             for i in range(12)]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "scored.jsonl"

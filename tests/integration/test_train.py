@@ -119,7 +119,8 @@ def test_bf16_training_keeps_full_fine_tuning_weights_in_fp32(tmp_path, tiny_mod
 def test_global_batch_arithmetic():
     sky = load_recipe("sky-t1-32b-preview").train
     assert global_batch(sky, world_size=8) == 96 == 1 * 12 * 8
-    with pytest.raises(ValueError, match=r"global_batch_size=96 .*\(1\) x gradient_accumulation_steps \(12\) x world size \(4\) = 48"):
+    expected = r"global_batch_size=96 .*\(1\) x gradient_accumulation_steps \(12\) x world size \(4\) = 48"
+    with pytest.raises(ValueError, match=expected):
         global_batch(sky, world_size=4)
     assert global_batch(TrainConfig(per_device_batch_size=4, gradient_accumulation_steps=3), world_size=2) == 24
     os.environ["WORLD_SIZE"] = "8"

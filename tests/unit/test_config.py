@@ -38,9 +38,11 @@ def test_generate_reads_a_mapped_source_instead_of_a_task(tmp_path):
     from skyt1.stages.generate import load_mixture
 
     data = tmp_path / "mine.jsonl"
-    data.write_text('{"q": "What is 3 + 4?", "final": "7"}\n{"q": "What is 2 * 5?", "final": "10"}\n{"q": "no gold"}\n')
+    data.write_text('{"q": "What is 3 + 4?", "final": "7"}\n{"q": "What is 2 * 5?", "final": "10"}\n'
+                    '{"q": "no gold"}\n')
     r = load_recipe("tiny", [f"generate.source={{path: {data}, fields: {{question: q, answer: final}}}}"])
     problems, prompts = load_mixture(r.generate)
     assert {(p["source"], p["verifier"]) for p in problems} == {("mine", "math")}
-    assert [p["question"] for p in problems] == ["What is 3 + 4?", "What is 2 * 5?"]  # the row with no answer is skipped
+    # the row with no answer is skipped
+    assert [p["question"] for p in problems] == ["What is 3 + 4?", "What is 2 * 5?"]
     assert all(p["id"].startswith("mine/") and p["answer"] for p in problems)

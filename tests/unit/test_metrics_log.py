@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from skyt1.stages.metrics_log import MetricsLog, read_log_history
+from skyt1.stages.metrics_log import MetricsLog, read_log_history  # noqa: E402 - needs the importorskip guards above
 
 
 class _Batches(torch.utils.data.Dataset):

@@ -99,7 +99,8 @@ def test_each_call_has_its_own_deadline(pool):
     items = [(0, 0.0), (1, 5.0), (2, 0.1), (3, 5.0), (4, 0.1), (5, 0.0)]
     start = time.monotonic()
     results = dict(pool.map(sleepy, items))
-    assert time.monotonic() - start < 2 * LIMIT + 3.0  # two limits run in parallel; slack for worker restarts under load
+    # two limits run in parallel; slack for worker restarts under load
+    assert time.monotonic() - start < 2 * LIMIT + 3.0
     assert [results[i]["reason"] for i in range(6)] == [
         "correct",
         "timeout",

@@ -53,12 +53,14 @@ def test_finished_results_with_intervals_published_scores_and_macro_average(tmp_
     assert "| gsm8k | base (`base-model`) | test | 4 | 4 | **75.0%** [" in md
     # published numbers for the same benchmark, in the same table, with their source
     for p in published("math500"):
-        assert f"| math500 | *{p['model']}* (published, [source]({p['source']})) | full | | | {p['score']:.1f}% |" in md
+        assert (f"| math500 | *{p['model']}* (published, [source]({p['source']})) | full | | | "
+                f"{p['score']:.1f}% |") in md
     # overall: the macro average over tasks with its interval
     assert "| base | gsm8k, math500 | **62.5%** [" in md
     # settings behind every number; a template holding ``` stays inside its own fence
     assert '`{"verifier": "math", "math-verify": "0.9.0"}`' in md and "~~~\n{question}\n```python\n```\n~~~" in md
-    assert {"accuracy.png", "tokens.png"} <= set(paths) and all(paths[k].stat().st_size > 0 for k in ("accuracy.png", "tokens.png"))
+    assert {"accuracy.png", "tokens.png"} <= set(paths)
+    assert all(paths[k].stat().st_size > 0 for k in ("accuracy.png", "tokens.png"))
     page = paths["html"].read_text(encoding="utf-8")
     assert '<img src="accuracy.png"' in page and "<table>" in page and "<strong>50.0%</strong>" in page
     assert "<pre><code>{question}\n```python\n```</code></pre>" in page
@@ -84,11 +86,12 @@ def test_scaling_points_table_and_chart(tmp_path):
     points = []
     for budget, acc in ((64, 0.25), (128, 0.5)):
         d = base / "budget" / "wait2" / str(budget)
-        _stage(d / "generate", "generate", f"g{budget}", {"samples": 2, "problems": 2, "model": "m", "completion_tokens": 9})
+        _stage(d / "generate", "generate", f"g{budget}",
+               {"samples": 2, "problems": 2, "model": "m", "completion_tokens": 9})
         _stage(d / "score", "score", f"s{budget}", {"accuracy": acc, "n_samples": 2})
         points.append({"method": "budget_forcing", "tokens": budget * 0.9, "accuracy": acc, "ci95": [0.0, acc + 0.1],
-                       "n_problems": 2, "max_thinking_tokens": budget, "wait_times": 2, "dir": f"budget/wait2/{budget}",
-                       "stages": {"generate": f"g{budget}", "score": f"s{budget}"}})
+                       "n_problems": 2, "max_thinking_tokens": budget, "wait_times": 2,
+                       "dir": f"budget/wait2/{budget}", "stages": {"generate": f"g{budget}", "score": f"s{budget}"}})
     points.append({"method": "self_consistency", "n": 4, "tokens": 300.0, "accuracy": 0.5, "ci95": [0.1, 0.9],
                    "n_problems": 2, "temperature": 0.7, "dir": ".", "stages": {"generate": "g1", "score": "s1"}})
     _write(base / "scaling.json", {"label": "base", "task": "gsm8k", "points": points})
@@ -115,7 +118,8 @@ def test_scaling_points_table_and_chart(tmp_path):
 
 
 def test_a_run_without_evaluation_lists_its_stages_and_cost(tmp_path):
-    _stage(tmp_path / "generate", "generate", "a", {"samples": 4, "problems": 2, "model": "m", "completion_tokens": 40})
+    _stage(tmp_path / "generate", "generate", "a",
+           {"samples": 4, "problems": 2, "model": "m", "completion_tokens": 40})
     _stage(tmp_path / "score", "score", "b", {}, finished=False)
     md = build_report(tmp_path, prices={"cpu_hour": 0.04})["markdown"].read_text(encoding="utf-8")
     assert "No finished evaluation in this run." in md

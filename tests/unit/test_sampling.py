@@ -14,7 +14,8 @@ def _draws(probs: list[float], top_p: float, n: int = 4000, temperature: float =
     return Counter(sample(logits, temperature, top_p, gens))
 
 
-@pytest.mark.parametrize(("top_p", "kept"), [(0.5, {0}), (0.7, {0, 1}), (0.8, {0, 1}), (0.81, {0, 1, 2}), (1.0, {0, 1, 2, 3})])
+@pytest.mark.parametrize(("top_p", "kept"),
+                         [(0.5, {0}), (0.7, {0, 1}), (0.8, {0, 1}), (0.81, {0, 1, 2}), (1.0, {0, 1, 2, 3})])
 def test_the_nucleus_is_the_smallest_set_reaching_top_p(top_p, kept):
     counts = _draws([0.5, 0.3, 0.15, 0.05], top_p)
     assert set(counts) == kept

@@ -200,7 +200,8 @@ def test_evaluate_runs_both_sweeps_merges_settings_and_rescores_without_generati
     from skyt1.stages.evaluate import evaluate
 
     made: list[ScriptedThinker] = []
-    monkeypatch.setattr("skyt1.backends.make_backend", lambda spec, threads=None: made.append(ScriptedThinker(3)) or made[-1])
+    monkeypatch.setattr("skyt1.backends.make_backend",
+                        lambda spec, threads=None: made.append(ScriptedThinker(3)) or made[-1])
     logs: list[str] = []
 
     def run(wait_times: int, rescore: bool = False, ks=(1,)):

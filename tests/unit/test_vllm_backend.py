@@ -76,7 +76,8 @@ def test_sampling_params_per_request():
     assert greedy == {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 8, "seed": 7}  # no empty stop list
 
 
-@pytest.mark.parametrize("raw, expected", [("stop", "stop"), ("length", "length"), ("abort", "error"), (None, "error")])
+@pytest.mark.parametrize("raw, expected",
+                         [("stop", "stop"), ("length", "length"), ("abort", "error"), (None, "error")])
 def test_finish_reason(raw, expected):
     finish, extra = map_finish_reason(raw)
     assert finish == expected
@@ -138,7 +139,8 @@ def test_ray_data_processor_config():
                            "max_model_len": 16384, "chunk_size": 99})
     opts, inner = ray_options(spec)
     kw = vllm_processor_kwargs(inner, opts, fields=["detokenize_stage"])
-    assert kw == {"model_source": "Qwen/QwQ-32B-Preview", "concurrency": 4, "batch_size": 16, "accelerator_type": "H100",
+    assert kw == {"model_source": "Qwen/QwQ-32B-Preview", "concurrency": 4, "batch_size": 16,
+                  "accelerator_type": "H100",
                   "engine_kwargs": {"tensor_parallel_size": 2, "max_model_len": 16384, "revision": "r1"},
                   "detokenize_stage": False}
     assert vllm_processor_kwargs(inner, opts, fields=["detokenize"])["detokenize"] is False  # older Ray

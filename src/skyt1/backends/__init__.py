@@ -38,8 +38,8 @@ BACKENDS: dict[str, BackendInfo] = {
                           "any OpenAI-compatible server (OpenAI, DeepSeek, vLLM serve, transformers serve)",
                           bills_tokens=True),
     "vllm": BackendInfo("skyt1.backends.vllm:VLLMBackend", "vLLM on this machine's GPUs", local=True),
-    "ray": BackendInfo("skyt1.backends.ray:RayBackend", "shards of requests on a Ray cluster (args.inner: another backend)",
-                       in_ray=False),
+    "ray": BackendInfo("skyt1.backends.ray:RayBackend",
+                       "shards of requests on a Ray cluster (args.inner: another backend)", in_ray=False),
 }
 
 

@@ -89,8 +89,10 @@ class Engine:
         self.device, self.dtype = param.device, param.dtype
 
     @torch.inference_mode()
-    def run(self, prompts: Sequence[list[int]], seeds: Sequence[int], *, max_tokens: int, temperature: float,
-            top_p: float, stopped: Callable[[list[int]], bool] | None = None) -> Iterator[tuple[int, list[int], bool, float]]:
+    def run(
+        self, prompts: Sequence[list[int]], seeds: Sequence[int], *, max_tokens: int, temperature: float,
+        top_p: float, stopped: Callable[[list[int]], bool] | None = None,
+    ) -> Iterator[tuple[int, list[int], bool, float]]:
         """Yield ``(prompt index, generated ids, hit the length limit, seconds)`` as each ends.
 
         The ids end with the end-of-turn id when the model stopped; ``stopped(ids)`` may end a

@@ -29,8 +29,9 @@ Contract:
 - ``Completion``: ``text`` = ``message.content``; ``reasoning`` = ``message.reasoning_content``
   (or ``message.reasoning``); ``finish_reason`` "length" or "stop" (the server's own value in
   ``extra["raw_finish_reason"]`` when neither); tokens from ``usage`` (else chars/4, with
-  ``extra["usage_estimated"]``); ``seconds`` from first attempt to answer; ``extra["attempts"]``. ``self.usage`` sums successful answers only; the stage prices
-  them with ``Ledger.tokens(c.prompt_tokens, c.completion_tokens, api_model=backend.model)``.
+  ``extra["usage_estimated"]``); ``seconds`` from first attempt to answer; ``extra["attempts"]``.
+  ``self.usage`` sums successful answers only; the stage prices them with
+  ``Ledger.tokens(c.prompt_tokens, c.completion_tokens, api_model=backend.model)``.
 """
 
 from __future__ import annotations
@@ -258,7 +259,8 @@ class OpenAIBackend(Closing):
                 raise OpenAIError(f"gave up after {attempt + 1} attempts; last: {error}")
             self.usage["retries"] += 1
             d = min(self.max_backoff, self.backoff * 2**attempt)
-            await asyncio.sleep(random.uniform(d / 2, d) if retry_after is None else retry_after + random.uniform(0, 0.1))
+            wait = random.uniform(d / 2, d) if retry_after is None else retry_after + random.uniform(0, 0.1)
+            await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def _attempt(self, client: httpx.AsyncClient, body: bytes, t0: float, attempt: int,

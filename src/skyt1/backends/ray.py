@@ -201,7 +201,9 @@ class RayBackend(Closing):
                 with contextlib.suppress(Exception):  # best effort: a finished task cannot be cancelled
                     ray.cancel(ref)
 
-    def _generate_ray_data_vllm(self, reqs: list[Request], params: SamplingParams) -> Iterator[tuple[Request, Completion]]:
+    def _generate_ray_data_vllm(
+        self, reqs: list[Request], params: SamplingParams,
+    ) -> Iterator[tuple[Request, Completion]]:
         ray = self._ray
         try:
             from ray.data import llm as ray_llm
@@ -210,8 +212,8 @@ class RayBackend(Closing):
         if not ray.cluster_resources().get("GPU"):
             import warnings
 
-            warnings.warn("ray: inner vllm needs GPUs, and the cluster has none now; waiting for an autoscaler to add them",
-                          stacklevel=2)
+            warnings.warn("ray: inner vllm needs GPUs, and the cluster has none now; "
+                          "waiting for an autoscaler to add them", stacklevel=2)
         config = ray_llm.vLLMEngineProcessorConfig(
             **vllm_processor_kwargs(self.inner, self.opts, ray_llm.vLLMEngineProcessorConfig.model_fields))
         build = getattr(ray_llm, "build_processor", None) or ray_llm.build_llm_processor  # Ray < 2.5x

@@ -53,7 +53,8 @@ class TransformersBackend(Closing):
         self.lm.generation_config.pad_token_id = self.tokenizer.pad_token_id
         eos = self.lm.generation_config.eos_token_id
         # Every end-of-turn id the model may stop on (Qwen2.5: <|im_end|> and <|endoftext|>).
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else []) | {self.tokenizer.eos_token_id}
+        model_eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
+        self.eos_ids = set(model_eos) | {self.tokenizer.eos_token_id}
         self.batch_size = batch_size
         self.model = name or model  # the label recorded in each sample
         reason = unsupported_reason(self.lm.config)

@@ -70,16 +70,18 @@ def _link(source: str) -> str:
 
 def _evaluation(results: list[dict], published: dict[str, list[dict]]) -> list[str]:
     md = ["## Evaluation", "", _ACCURACY_NOTE, "", "### Per task", "",
-          "| task | model | split | problems | samples | accuracy [95% interval] | pass@k | maj@n | mean tokens | truncated |",
+          "| task | model | split | problems | samples | accuracy [95% interval] "
+          "| pass@k | maj@n | mean tokens | truncated |",
           "|---|---|---|---|---|---|---|---|---|---|"]
     for task in sorted({r["task"] for r in results}):
         for r in (r for r in results if r["task"] == task):
             passk = ", ".join(f"{k}: {_pct(v)}" for k, v in r.items() if k.startswith("pass@")) or "n/a"
-            md.append(f"| {task} | {r['label']} (`{r['model']}`) | {r['split']} | {r['n_problems']} | {r['n_samples']} | "
-                      f"{_score(r['accuracy'], r['ci95'])} | {passk} | {_pct(r.get('maj@n'))} | {_mean_tokens(r)} | "
-                      f"{r['truncated']['n']} |")
+            md.append(f"| {task} | {r['label']} (`{r['model']}`) | {r['split']} | {r['n_problems']} | "
+                      f"{r['n_samples']} | {_score(r['accuracy'], r['ci95'])} | {passk} | {_pct(r.get('maj@n'))} | "
+                      f"{_mean_tokens(r)} | {r['truncated']['n']} |")
         for p in published.get(task, []):
-            md.append(f"| {task} | *{p['model']}* (published, {_link(p['source'])}) | full | | | {p['score']:.1f}% | | | | |")
+            md.append(f"| {task} | *{p['model']}* (published, {_link(p['source'])}) | full | | | "
+                      f"{p['score']:.1f}% | | | | |")
     md += ["", "### Overall", "", _MACRO_NOTE, "",
            "| model | tasks | macro accuracy [95% interval] |", "|---|---|---|"]
     for label in sorted({r["label"] for r in results}):
@@ -123,7 +125,8 @@ def _breakdowns(results: list[dict]) -> list[str]:
 
 def _scaling(points: list[dict]) -> list[str]:
     md = ["## Test-time scaling", "", _SCALING_NOTE, "",
-          "| task | model | method | setting | tokens per answer | accuracy [95% interval] | problems |", "|---|---|---|---|---|---|---|"]
+          "| task | model | method | setting | tokens per answer | accuracy [95% interval] | problems |",
+          "|---|---|---|---|---|---|---|"]
     for p in sorted(points, key=lambda p: (p["task"], p["label"], p["method"], p["tokens"] or 0)):
         if p["method"] == "budget_forcing":
             setting = f"budget {p['max_thinking_tokens']}, wait x{p['wait_times']}"
@@ -141,7 +144,8 @@ def _settings(results: list[dict]) -> list[str]:
     for r in results:
         system = r.get("system_prompt")
         system = "none" if not system else f"{len(system)} characters"
-        md.append(f"| {r['task']} | {r['label']} | `{json.dumps(r['sampling'])}` | {system} | `{json.dumps(r['grader'])}` |")
+        md.append(f"| {r['task']} | {r['label']} | `{json.dumps(r['sampling'])}` | {system} | "
+                  f"`{json.dumps(r['grader'])}` |")
     for task, prompt in sorted({(r["task"], r["prompt"]) for r in results if isinstance(r.get("prompt"), str)}):
         md += ["", f"Prompt template of {task}:", "", "~~~", prompt, "~~~"]  # ~~~: templates may hold ``` fences
     return md
@@ -170,7 +174,8 @@ def _curation(run: Path, out: Path) -> list[str]:
     if data.stage_statuses(run).get("curate", ("",))[0] != "finished":
         return []
     s = data.load_json(run / "curate" / "summary.json")
-    md = ["## Curation", "", f"Kept {s['kept']} traces of {s['problems']} problems; every dropped row, with its reason "
+    md = ["## Curation", "",
+          f"Kept {s['kept']} traces of {s['problems']} problems; every dropped row, with its reason "
           "and what it matched, is in `curate/dropped.jsonl`.", "",
           "| step | in | kept | dropped, by reason |", "|---|---|---|---|"]
     for st in s["steps"]:
@@ -198,7 +203,8 @@ def _stages_and_cost(run: Path, prices: dict | None) -> list[str]:
         md.append(f"| {path} | {status if status == 'finished' else '**unfinished**'} | {brief} |")
     ledgers = [(p, m["cost"]) for p, (_, m) in stages.items() if m and m.get("cost")]
     total = sum_ledgers([c for _, c in ledgers])
-    md += ["", "## Cost", "", "| stage | wall s | CPU s | GPU s | tokens in | tokens out | $ |", "|---|---|---|---|---|---|---|"]
+    md += ["", "## Cost", "", "| stage | wall s | CPU s | GPU s | tokens in | tokens out | $ |",
+           "|---|---|---|---|---|---|---|"]
     for path, c in ledgers:
         tries = f" ({c['attempts']} attempts)" if c.get("attempts", 1) > 1 else ""  # a crash and its resume
         md.append(f"| {path}{tries} | {c['wall_seconds']:.1f} | {c['cpu_seconds']:.1f} | {c['gpu_seconds']:.1f} | "

@@ -1,6 +1,6 @@
 """A dependency-free HTML rendering of the Markdown subset the report writes: headings, pipe
-tables, images, fenced code (``` or ~~~, closed by a bare fence), bullet lists, paragraphs, and inline ``code``, **bold**, *italic*
-and [links](url). Everything is escaped first; only those forms become tags."""
+tables, images, fenced code (``` or ~~~, closed by a bare fence), bullet lists, paragraphs, and
+inline ``code``, **bold**, *italic* and [links](url). Everything is escaped first; only those forms become tags."""
 
 from __future__ import annotations
 

@@ -116,7 +116,8 @@ def evaluate(models: dict[str, ModelSpec], cfg: EvaluateConfig, score_cfg: Score
         backend = _LazyBackend(spec, threads)
         try:
             for name in cfg.tasks:
-                run = _TaskRun(label, spec, get_task(name), cfg, score_cfg, Path(run_dir), backend, prices, rescore, log)
+                run = _TaskRun(label, spec, get_task(name), cfg, score_cfg, Path(run_dir), backend, prices,
+                               rescore, log)
                 results.setdefault(label, {})[name] = run.all()
         finally:
             backend.close()
@@ -129,7 +130,8 @@ class _TaskRun:
         self.label, self.spec, self.task, self.cfg, self.score_cfg = label, spec, task, cfg, score_cfg
         self.backend, self.prices, self.rescore, self.log = backend, prices, rescore, log
         self.split = cfg.split if cfg.split in task.splits else task.splits[-1]
-        self.problems = [dict(p, source=task.name, verifier=task.verifier) for p in task.problems(self.split, cfg.limit)]
+        self.problems = [dict(p, source=task.name, verifier=task.verifier)
+                         for p in task.problems(self.split, cfg.limit)]
         self.prompts = {p["id"]: task.render(p) for p in self.problems}
         self.base = run_dir / "evaluate" / label / task.name
 
@@ -216,7 +218,8 @@ class _TaskRun:
             where, result = ".", main
         else:
             where = f"self_consistency/T{scc.temperature:g}"
-            result = self.pair(self.base / where, s.model_copy(update={"n": max(scc.n), "temperature": scc.temperature}))
+            votes = s.model_copy(update={"n": max(scc.n), "temperature": scc.temperature})
+            result = self.pair(self.base / where, votes)
         verdicts = Stage(self.base / where / "score", "score", {}).records()
         points = self_consistency_points(verdicts, scc.n, summarize=summarize_verdicts)
         return [{**p, "temperature": scc.temperature, "label": self.label, "task": self.task.name, "dir": where,

@@ -72,9 +72,10 @@ def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
 
     g = recipe.generate
     specs = [{"task": g.task, "name": g.task}] if inp else mixture(g)
-    prompts = {s["name"]: source_task({k: v for k, v in s.items() if k not in ("quota", "seed")}).prompt for s in specs}
-    return Stage(Path(out) if out else recipe.run_path / "generate", "generate", {**g.model_dump(), "prompts": prompts},
-                 inputs=[Path(inp)] if inp else [], seed=g.sampling.seed)
+    prompts = {s["name"]: source_task({k: v for k, v in s.items() if k not in ("quota", "seed")}).prompt
+               for s in specs}
+    return Stage(Path(out) if out else recipe.run_path / "generate", "generate",
+                 {**g.model_dump(), "prompts": prompts}, inputs=[Path(inp)] if inp else [], seed=g.sampling.seed)
 
 
 def run(recipe, stage: Stage) -> dict:
@@ -117,7 +118,8 @@ def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, tea
     done = stage.done_keys(lambda r: (r["problem_id"], r["index"]))
     system = system_prompt_text(teacher.system_prompt)
     todo = [
-        Request(key=(p["id"], i), messages=build_messages(prompts[p["id"]], system), seed=sample_seed(sampling.seed, p["id"], i))
+        Request(key=(p["id"], i), messages=build_messages(prompts[p["id"]], system),
+                seed=sample_seed(sampling.seed, p["id"], i))
         for p in problems
         for i in range(sampling.n)
         if (p["id"], i) not in done

@@ -56,7 +56,8 @@ DEFAULT_PROMPT = """Rewrite the reasoning below into exactly this format, and no
 (the reasoning, copied almost word for word: keep every step, including false starts and checks; invent nothing)
 <|end_of_thought|>
 <|begin_of_solution|>
-(a concise, clear solution that ends with the final answer given once, as \\boxed{...}; for a programming problem, exactly one code block holding the final program, unchanged)
+(a concise, clear solution that ends with the final answer given once, as \\boxed{...}; for a programming problem, \
+exactly one code block holding the final program, unchanged)
 <|end_of_solution|>
 
 Use each of the four markers exactly once. Keep the final answer of the reasoning; do not solve the problem again.
@@ -240,7 +241,8 @@ def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: 
         for attempt in range(cfg.max_attempts):
             params = SamplingParams(temperature=0.0 if attempt == 0 else cfg.temperature, max_tokens=cfg.max_tokens,
                                     seed=attempt)
-            reqs = [Request(key=k, seed=attempt, messages=[*system, {"role": "user", "content": render_prompt(template, r)}])
+            reqs = [Request(key=k, seed=attempt,
+                            messages=[*system, {"role": "user", "content": render_prompt(template, r)}])
                     for k, (r, _) in pending.items()]
             for req, comp in backend.generate(reqs, params):
                 ledger.tokens(comp.prompt_tokens, comp.completion_tokens, api)
@@ -287,7 +289,8 @@ def settle_failed(row: dict, errors: list[str], cfg: RewriteConfig, name: str) -
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
     """The rewrite stage of ``recipe``: the score stage's verdicts into the Sky-T1 format."""
     src = Path(inp) if inp else recipe.run_path / "score" / "records.jsonl"
-    return Stage(Path(out) if out else recipe.run_path / "rewrite", "rewrite", recipe.rewrite.model_dump(), inputs=[src])
+    return Stage(Path(out) if out else recipe.run_path / "rewrite", "rewrite", recipe.rewrite.model_dump(),
+                 inputs=[src])
 
 
 def run(recipe, stage: Stage) -> dict:

@@ -27,7 +27,8 @@ _CHECK_CALL = re.compile(r"\n\s*check\((Solution\(\)\.\w+)\)\s*$")
 # The names LeetCode's Python judge predefines, which its starter code assumes.
 LEETCODE_SETUP = (
     "from typing import *\nfrom collections import *\nfrom itertools import *\nfrom functools import *\n"
-    "from heapq import *\nfrom bisect import *\nfrom math import *\nimport math, collections, itertools, heapq, bisect, string, re"
+    "from heapq import *\nfrom bisect import *\nfrom math import *\n"
+    "import math, collections, itertools, heapq, bisect, string, re"
 )
 LEETCODE_INSTRUCTION = (
     "Complete the `Solution` class above; it is called directly, so do not read input or print. "

@@ -5,8 +5,8 @@ MATH-500, which comes from the test split. Hub ``EleutherAI/hendrycks_math`` (on
 subject, ``problem``/``level``/``type``/``solution``; the answer is the solution's last
 ``\\boxed{}``); bundled ``data/math_full/train.jsonl`` (answers, no solutions). MIT.
 
-Problems without an answer (2 in the bundled copy) are skipped. Ids are the first 12 hex digits of the SHA-256 of the problem text, the same from either
-source (the hub copy carries no file ids).
+Problems without an answer (2 in the bundled copy) are skipped. Ids are the first 12 hex digits of
+the SHA-256 of the problem text, the same from either source (the hub copy carries no file ids).
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ def _map_rows(rows, split: str, source: str | None, task: str) -> tuple[list[dic
         if p is None:
             lost.append({"problem": row.get("problem"), "source": row.get("source"), "skip_reason": "missing_answer"})
         elif p["id"] in seen:
-            lost.append({"problem": row.get("problem"), "source": row.get("source"), "skip_reason": f"duplicate_of:{p['id']}"})
+            lost.append({"problem": row.get("problem"), "source": row.get("source"),
+                         "skip_reason": f"duplicate_of:{p['id']}"})
         else:
             seen.add(p["id"])
             out.append(p)
@@ -92,7 +93,8 @@ def _load(split: str, source: str | None, task: str) -> list[dict]:
     out, lost = _map_rows(ds, split, source, task)
     _SKIPPED[(split, source)] = lost
     if lost:
-        log.warning("%s: %d rows skipped (no boxed answer or a repeated problem); see numina.skipped()", task, len(lost))
+        log.warning("%s: %d rows skipped (no boxed answer or a repeated problem); see numina.skipped()",
+                    task, len(lost))
     return out
 
 

@@ -117,7 +117,7 @@ def allowed_packages() -> tuple[str, ...]:
     return tuple(p.strip() for p in raw.split(",") if p.strip())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def package_mounts(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """``(host dir, name)`` for each found package and its bundled ``<name>.libs``; missing ones are skipped."""
     found = []
@@ -134,7 +134,7 @@ def package_mounts(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def usable_packages(names: tuple[str, ...], unsafe: bool = False) -> tuple[tuple[str, str], ...]:
     """The mounts of ``names`` (:func:`.confine.package_mounts`) if they import in the sandbox's
     interpreter (same Python version as the grader's), else none; tried once."""

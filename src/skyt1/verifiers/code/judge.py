@@ -54,9 +54,10 @@ import json
 import marshal
 import secrets
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..verdict import Verdict, make
 from .compare import TOLERANCE, decode_value, stdout_matches, value_matches

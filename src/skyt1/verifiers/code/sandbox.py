@@ -68,9 +68,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ._procs import hold_slot, kill_uid, memfd, pump
 from .confine import PACKAGES_DIR, Cgroup, cgroup_root, package_mounts, seccomp_program, usable_packages
@@ -133,7 +133,7 @@ def _bwrap_args(mounts: Sequence[str] = (), shm_mb: int = 16) -> list[str]:
                    "/dev/shm", "--remount-ro", "/dev"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bwrap_status() -> str:
     """'' when a full bwrap session starts as the slot-0 uid, else why not."""
     if shutil.which("bwrap") is None:
@@ -160,7 +160,7 @@ def _python_prefix(exe: str) -> str:
     return str(Path(exe).parent.parent)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sandbox_python(unsafe: bool = False) -> str:
     """Absolute path of the interpreter that runs programs (``python`` in argv).
 
