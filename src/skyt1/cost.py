@@ -61,12 +61,14 @@ class Ledger:
             self.cpu_seconds += sum(a["cpu_seconds"] for a in self._earlier.values())
             self._beat()
             self._beating = threading.Event()
-            threading.Thread(target=self._heartbeat, args=(self._beating,), daemon=True).start()
+            self._beater = threading.Thread(target=self._heartbeat, args=(self._beating,), daemon=True)
+            self._beater.start()
         return self
 
     def stop(self, gpus: int = 0) -> Ledger:
         if self._beating is not None:
             self._beating.set()
+            self._beater.join()  # a beat in flight finishes before the caller may move or remove the stage
             self._beat()
             self._beating = None
         wall = time.time() - self._t0
@@ -79,7 +81,10 @@ class Ledger:
 
     def _heartbeat(self, done: threading.Event) -> None:
         while not done.wait(10.0):
-            self._beat()
+            try:
+                self._beat()
+            except OSError:  # best effort: the stage directory may be gone (an error path cleaned it up)
+                return
 
     def _beat(self) -> None:
         """Write this attempt's spend so far next to the earlier ones' (atomically)."""

@@ -18,7 +18,9 @@ def test_generate_reports_each_sources_selection(tmp_path, embedded_path):
     from skyt1.report import build_report
 
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "skyt1.cli", "generate", "--set", SOURCES, "--set", "generate.sampling.n=1",
+    # on the default tiny recipe, whose generate.limit (64) applies to its task, not to sources
+    cmd = [sys.executable, "-m", "skyt1.cli", "generate", "--set", SOURCES, "--set", "generate.limit=null",
+           "--set", "generate.sampling.n=1",
            "--set", "generate.sampling.max_tokens=4", "--set", f"run_dir={run}"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
