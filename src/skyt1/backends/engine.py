@@ -100,22 +100,11 @@ class Engine:
         that is shorter. Seconds are the wall time of the forward passes a sequence took part in,
         shared equally among the sequences of each pass, so they add up to the run's time.
         """
-        limits = [min(max_tokens, self.max_positions - len(p)) for p in prompts]
-        for i, limit in enumerate(limits):
-            if not prompts[i]:
-                raise ValueError(f"prompt {i} is empty: a sequence needs at least one token to continue")
-            if limit < 1:
-                raise ValueError(f"a prompt of {len(prompts[i])} tokens leaves no room in the model's "
-                                 f"context of {self.max_positions} tokens")
+        limits = self._limits(prompts, max_tokens)
         if not prompts:
             return
         n_slots = min(self.slots, len(prompts))
-        # The cache starts wide enough for the prompts and doubles when a sequence outgrows it
-        # (up to the longest prompt + limit), so memory follows the lengths actually reached.
-        self._max_width = max(len(p) + lim for p, lim in zip(prompts, limits))
-        shape = (n_slots, self.kv_heads, min(self._max_width, max(map(len, prompts)) + 256), self.head_dim)
-        self.cache = [(torch.zeros(shape, dtype=self.dtype, device=self.device),
-                       torch.zeros(shape, dtype=self.dtype, device=self.device)) for _ in self.layers]
+        start, prefix = self._allocate(prompts, limits, n_slots)
         queue = deque(sorted(range(len(prompts)), key=lambda i: len(prompts[i])))  # similar lengths prefill together
         owner: list[int | None] = [None] * n_slots  # the prompt index each slot decodes
         length = [0] * n_slots  # tokens in each slot's cache
@@ -123,12 +112,6 @@ class Engine:
         secs = [0.0] * n_slots
         gens = [torch.Generator() for _ in range(n_slots)]
         refill_at = max(1, n_slots // 8)  # prefill a few prompts together, not one per step
-        # Every prompt keeps at least one token of its own: its logits give the first sample.
-        start = min(len(os.path.commonprefix(list(prompts))), min(map(len, prompts)) - 1)
-        if start:
-            self._forward(torch.tensor([prompts[0][:start]], device=self.device),
-                          torch.arange(start, device=self.device)[None], [0])
-            prefix = [(k[0, :, :start].clone(), v[0, :, :start].clone()) for k, v in self.cache]
 
         def settle(slots: list[int], tokens: list[int], seconds: float):
             """Append each slot's new token; yield and free the slots whose sequence ended."""
@@ -166,6 +149,35 @@ class Engine:
                 length[s] += 1
             tokens = sample(logits, temperature, top_p, [gens[s] for s in active])
             yield from settle(active, tokens, time.perf_counter() - t0)
+
+    def _limits(self, prompts: Sequence[list[int]], max_tokens: int) -> list[int]:
+        """Each prompt's token limit: ``max_tokens``, or what the model's context leaves when that is
+        less. Raises ``ValueError`` on an empty prompt or one that leaves no room."""
+        limits = [min(max_tokens, self.max_positions - len(p)) for p in prompts]
+        for i, limit in enumerate(limits):
+            if not prompts[i]:
+                raise ValueError(f"prompt {i} is empty: a sequence needs at least one token to continue")
+            if limit < 1:
+                raise ValueError(f"a prompt of {len(prompts[i])} tokens leaves no room in the model's "
+                                 f"context of {self.max_positions} tokens")
+        return limits
+
+    def _allocate(self, prompts: Sequence[list[int]], limits: list[int], n_slots: int) -> tuple[int, list]:
+        """Allocate the cache of ``n_slots`` slots and run the prompts' common prefix once; return
+        its length and its per-layer keys/values (copied into each slot before its prefill)."""
+        # The cache starts wide enough for the prompts and doubles when a sequence outgrows it
+        # (up to the longest prompt + limit), so memory follows the lengths actually reached.
+        self._max_width = max(len(p) + lim for p, lim in zip(prompts, limits))
+        shape = (n_slots, self.kv_heads, min(self._max_width, max(map(len, prompts)) + 256), self.head_dim)
+        self.cache = [(torch.zeros(shape, dtype=self.dtype, device=self.device),
+                       torch.zeros(shape, dtype=self.dtype, device=self.device)) for _ in self.layers]
+        # Every prompt keeps at least one token of its own: its logits give the first sample.
+        start = min(len(os.path.commonprefix(list(prompts))), min(map(len, prompts)) - 1)
+        if not start:
+            return 0, []
+        self._forward(torch.tensor([prompts[0][:start]], device=self.device),
+                      torch.arange(start, device=self.device)[None], [0])
+        return start, [(k[0, :, :start].clone(), v[0, :, :start].clone()) for k, v in self.cache]
 
     def _prefill(self, slots: list[int], prompts: list[list[int]], start: int) -> torch.Tensor:
         """Run the prompts from ``start`` on (right-padded) into their slots' caches, which hold

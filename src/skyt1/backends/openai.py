@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import itertools
 import json
 import os
@@ -52,6 +51,7 @@ from urllib.parse import urlparse
 import httpx
 
 from skyt1.backends.base import Closing, Completion, Request, SamplingParams
+from skyt1.backends.openai_http import _Bucket, _retry_after, _server_message, _within
 
 __all__ = ["OpenAIBackend", "OpenAIError"]
 
@@ -66,62 +66,6 @@ class OpenAIError(RuntimeError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status  # the HTTP status of a non-retryable answer, else None
-
-
-class _Bucket:
-    """Token bucket refilled at ``per_minute/60`` a second, holding at most one second's worth.
-    An acquire may overdraw (a request bigger than the bucket still goes, then others wait)."""
-
-    def __init__(self, per_minute: float):
-        self.rate = per_minute / 60.0
-        self.cap = max(1.0, self.rate)
-        self.level, self.t = self.cap, time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.level, self.t = min(self.cap, self.level + (now - self.t) * self.rate), now
-
-    async def take(self, cost: float, lock: asyncio.Lock) -> None:
-        async with lock:  # FIFO: the first waiter is served first
-            self._refill()
-            while self.level < min(cost, self.cap):
-                await asyncio.sleep((min(cost, self.cap) - self.level) / self.rate)
-                self._refill()
-            self.level -= cost
-
-    def give(self, tokens: float) -> None:
-        self._refill()
-        self.level = min(self.cap, self.level + tokens)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP-date)."""
-    for value, scale in ((headers.get("retry-after-ms"), 1000), (headers.get("retry-after"), 1)):
-        try:
-            if value:
-                return max(0.0, float(value) / scale)
-        except ValueError:
-            pass
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-async def _within(seconds: float, coro):
-    """``coro``'s result, or ``asyncio.TimeoutError`` after ``seconds`` (no extra task on 3.11+)."""
-    if hasattr(asyncio, "timeout"):
-        async with asyncio.timeout(seconds):
-            return await coro
-    return await asyncio.wait_for(coro, seconds)
-
-
-def _server_message(resp: httpx.Response) -> str:
-    try:
-        err = resp.json().get("error", resp.json())
-        return str(err.get("message", err) if isinstance(err, dict) else err)[:500]
-    except (ValueError, AttributeError):
-        return resp.text[:500]
 
 
 class OpenAIBackend(Closing):

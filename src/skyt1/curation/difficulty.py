@@ -193,36 +193,15 @@ def label_difficulty(
             return hashlib.sha256((salt + str(first[pid].get("question", ""))).encode()).hexdigest()[:24]
 
         cache_path = Path(cache_path) if cache_path is not None else None
-        cache = {}
-        if cache_path is not None and cache_path.exists():
-            for line in cache_path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    c = json.loads(line)
-                    cache[c["key"]] = c["difficulty"]
+        cache = _read_cache(cache_path)
         for pid in todo:
             if key(pid) in cache:
                 labels[pid] = (cache[key(pid)], "llm")
                 stats["cached"] += 1
         todo = [pid for pid in todo if labels[pid][0] is None]
         if todo:
-            from contextlib import nullcontext
-
-            from skyt1.backends import bills_tokens, make_backend
-
-            def keep(pid: str, res: dict) -> None:
-                if fh is not None and res["difficulty"] is not None:
-                    fh.write(json.dumps({"key": key(pid), "problem_id": pid, "difficulty": res["difficulty"],
-                                         "model": rater.model}) + "\n")
-                    fh.flush()
-
-            # The rater's backend is closed when rating ends (Ray actors, vLLM's GPU memory, HTTP pools).
-            with make_backend(rater) as backend, \
-                    (cache_path.open("a", encoding="utf-8") if cache_path is not None else nullcontext()) as fh:
-                results = rate_difficulty(
-                    [{"id": pid, "question": first[pid].get("question", ""), "domain": first[pid].get("domain", "math")}
-                     for pid in todo],
-                    backend, prompt=prompt, ledger=ledger, api_model=rater.model if bills_tokens(rater) else None,
-                    on_result=keep)
+            results = _rate_and_cache(rater, [first[pid] | {"id": pid} for pid in todo], key, cache_path,
+                                      prompt, ledger)
             for pid, res in results.items():
                 if res["difficulty"] is None:
                     stats["failed"].append({"problem_id": pid, "error": res["error"]})
@@ -237,3 +216,36 @@ def label_difficulty(
         value, source = labels[r["problem_id"]]
         out.append({**r, "difficulty": value, "difficulty_source": source if value is not None else None})
     return out, stats
+
+
+def _read_cache(cache_path: Path | None) -> dict[str, float]:
+    """The rating cache (JSONL of ``key``, ``problem_id``, ``difficulty``, ``model``) as key -> difficulty."""
+    cache = {}
+    if cache_path is not None and cache_path.exists():
+        for line in cache_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                c = json.loads(line)
+                cache[c["key"]] = c["difficulty"]
+    return cache
+
+
+def _rate_and_cache(rater, problems: list[dict], key, cache_path: Path | None, prompt: str | None, ledger) -> dict:
+    """Rate ``problems`` (each with its ``id``) with ``rater``, appending each rating to the cache as it
+    arrives (a crash keeps the ratings paid for); returns :func:`rate_difficulty`'s results."""
+    from contextlib import nullcontext
+
+    from skyt1.backends import bills_tokens, make_backend
+
+    def keep(pid: str, res: dict) -> None:
+        if fh is not None and res["difficulty"] is not None:
+            fh.write(json.dumps({"key": key(pid), "problem_id": pid, "difficulty": res["difficulty"],
+                                 "model": rater.model}) + "\n")
+            fh.flush()
+
+    # The rater's backend is closed when rating ends (Ray actors, vLLM's GPU memory, HTTP pools).
+    with make_backend(rater) as backend, \
+            (cache_path.open("a", encoding="utf-8") if cache_path is not None else nullcontext()) as fh:
+        return rate_difficulty(
+            [{"id": p["id"], "question": p.get("question", ""), "domain": p.get("domain", "math")} for p in problems],
+            backend, prompt=prompt, ledger=ledger, api_model=rater.model if bills_tokens(rater) else None,
+            on_result=keep)

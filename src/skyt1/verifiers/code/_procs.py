@@ -1,4 +1,4 @@
-"""Process plumbing for :mod:`.sandbox`: slot locks, memfd files, capped I/O, uid hunts."""
+"""Process plumbing for :mod:`.sandbox`: slot locks, memfd files, capped I/O, one session's process, uid hunts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["hold_slot", "memfd", "pump", "kill_uid"]
+__all__ = ["hold_slot", "memfd", "pump", "execute", "kill_uid"]
 
 
 def hold_slot(slot: int, max_slots: int) -> tuple[int, int]:
@@ -80,6 +80,32 @@ def pump(proc: subprocess.Popen, stdin: bytes | None, deadline: float, cap: int)
                 proc.stdin.close()
     sel.close()
     return bytes(outs[proc.stdout.fileno()]), bytes(outs[proc.stderr.fileno()]), timed_out, truncated
+
+
+def execute(full: list[str], env: dict[str, str], cwd: str, fds: list[int], spawn: dict, stdin: bytes | None,
+            timeout: float, max_output: int, unsafe: bool) -> tuple[int, bytes, bytes, bool, bool, float]:
+    """Start ``full`` in a new session, closing (and emptying) ``fds`` once it holds them; feed
+    ``stdin``, collect the output until ``timeout``, then kill the process group if it is left (always when
+    ``unsafe``). Returns ``(returncode, stdout, stderr, timed_out, truncated, seconds)``."""
+    start = time.monotonic()
+    proc = subprocess.Popen(full, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=cwd, pass_fds=fds,
+                            start_new_session=True, **spawn)
+    for fd in fds:
+        os.close(fd)
+    fds.clear()
+    try:
+        out, err, timed_out, truncated = pump(proc, stdin, start + timeout, max_output)
+    finally:
+        if unsafe or proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    return proc.returncode, out, err, timed_out, truncated, time.monotonic() - start
 
 
 def kill_uid(uid: int | None, deadline_s: float = 3.0) -> None:

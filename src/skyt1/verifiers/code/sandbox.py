@@ -63,16 +63,14 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._procs import hold_slot, kill_uid, memfd, pump
+from ._procs import execute, hold_slot, kill_uid, memfd
 from .confine import PACKAGES_DIR, Cgroup, cgroup_root, package_mounts, seccomp_program, usable_packages
 
 __all__ = [
@@ -235,57 +233,21 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
     try:
         if unsafe:
             tmpdir = tempfile.mkdtemp(prefix="skyt1-unsafe-")
-            for name, data in files.items():
-                dest = Path(tmpdir, name)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(data.encode() if isinstance(data, str) else data)
-            if uid is not None:
-                for p in [Path(tmpdir), *Path(tmpdir).rglob("*")]:
-                    os.chown(p, uid, uid)
+            _write_files(tmpdir, files, uid)
             full, cwd, env = inner, tmpdir, {**env, "HOME": tmpdir}
         else:
-            full = _bwrap_args(mounts, disk_mb)
-            for host, name in packages:  # read-only, under PACKAGES_DIR (see confine.py)
-                full += ["--ro-bind", host, f"{PACKAGES_DIR}/{name}"]
-            if (program := seccomp_program()) is not None:
-                fds.append(memfd(program))
-                full += ["--seccomp", str(fds[-1])]
-            for key, value in env.items():
-                full += ["--setenv", key, value]
-            full += ["--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
-            for name, data in files.items():
-                fd = memfd(data.encode() if isinstance(data, str) else data)
-                fds.append(fd)
-                full += ["--ro-bind-data", str(fd), f"{WORKDIR}/{name}"]
-            full += ["--chdir", WORKDIR, "--remount-ro", "/", "--", *inner]
+            full = _bwrap_command(inner, files, env, mounts, disk_mb, packages, fds)
             cwd, env = "/", {}
         spawn = _spawn_kwargs(uid)
         if not unsafe and cgroup_root() is not None:  # all processes together (confine.py)
             cg = Cgroup((memory_mb + 512 + 2 * disk_mb) << 20, max_procs + 16)
             full, spawn = cg.wrap(full, uid), {}
-        start = time.monotonic()
-        proc = subprocess.Popen(full, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, cwd=cwd, pass_fds=fds,
-                                start_new_session=True, **spawn)
-        for fd in fds:
-            os.close(fd)
-        fds = []
-        try:
-            out, err, timed_out, truncated = pump(proc, stdin, start + timeout, max_output)
-        finally:
-            if unsafe or proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            proc.wait()
-            for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                pipe.close()
-        seconds = time.monotonic() - start
-        if timed_out or truncated or proc.returncode < 0 or unsafe:
+        code, out, err, timed_out, truncated, seconds = execute(full, env, cwd, fds, spawn, stdin, timeout,
+                                                                max_output, unsafe)
+        if timed_out or truncated or code < 0 or unsafe:
             kill_uid(uid)
         oom = b"MemoryError" in err[-4096:] or (cg is not None and cg.oom_killed())
-        return RunResult(proc.returncode, out, err, timed_out, oom, truncated, seconds)
+        return RunResult(code, out, err, timed_out, oom, truncated, seconds)
     finally:
         if cg is not None:
             cg.close()
@@ -294,3 +256,35 @@ def run_in_sandbox(files: Mapping[str, str | bytes], argv: Sequence[str], *,
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
         os.close(lock)
+
+
+def _write_files(tmpdir: str, files: Mapping[str, str | bytes], uid: int | None) -> None:
+    """Write ``files`` under ``tmpdir`` (the unsafe mode's cwd), owned by ``uid`` when one is set."""
+    for name, data in files.items():
+        dest = Path(tmpdir, name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data.encode() if isinstance(data, str) else data)
+    if uid is not None:
+        for p in [Path(tmpdir), *Path(tmpdir).rglob("*")]:
+            os.chown(p, uid, uid)
+
+
+def _bwrap_command(inner: list[str], files: Mapping[str, str | bytes], env: dict[str, str], mounts: list[str],
+                   disk_mb: int, packages: Sequence[tuple[str, str]], fds: list[int]) -> list[str]:
+    """The bwrap command that runs ``inner`` with ``files`` read-only in a fresh ``WORKDIR`` tmpfs,
+    ``packages`` read-only under ``PACKAGES_DIR`` and the seccomp filter. ``fds`` gains the memfds
+    it passes (the caller closes them)."""
+    full = _bwrap_args(mounts, disk_mb)
+    for host, name in packages:  # read-only, under PACKAGES_DIR (see confine.py)
+        full += ["--ro-bind", host, f"{PACKAGES_DIR}/{name}"]
+    if (program := seccomp_program()) is not None:
+        fds.append(memfd(program))
+        full += ["--seccomp", str(fds[-1])]
+    for key, value in env.items():
+        full += ["--setenv", key, value]
+    full += ["--size", str(disk_mb << 20), "--tmpfs", WORKDIR]
+    for name, data in files.items():
+        fd = memfd(data.encode() if isinstance(data, str) else data)
+        fds.append(fd)
+        full += ["--ro-bind-data", str(fd), f"{WORKDIR}/{name}"]
+    return full + ["--chdir", WORKDIR, "--remount-ro", "/", "--", *inner]
