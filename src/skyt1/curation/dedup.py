@@ -17,15 +17,31 @@ Training Data Makes Language Models Better"), here on character 5-gram shingles 
 normalised question: problems are short, and word shingles of a 12-word question are too few
 to estimate a Jaccard similarity. ``unit="word"`` gives word shingles. Two problems must also
 hold the same numbers to be near duplicates (``same_numbers``). MinHash permutations are
-seeded, so results are deterministic.
+seeded (so results are deterministic) and built once per ``(num_perm, seed)``.
+
+Recall: an LSH index built at the threshold it then checks makes a pair at that similarity a
+candidate only about 40% of the time. ``lsh_bands(threshold, num_perm)`` picks the bands and
+rows instead so that a pair at ``threshold`` is a candidate with probability >= 0.99
+(``1 - (1 - s^r)^b``; 0.8 and 128 permutations: 21 bands of 6 rows, 0.998), and every
+candidate is then verified by its MinHash estimate, so the banding only decides recall.
+
+``NearIndex`` is the streaming form the ``curate`` stage uses: problems arrive one at a time
+and each is checked against the problems kept before it. Memory per kept problem: its
+signature (``4 num_perm`` bytes), a hash of its numbers and one entry per band (about 1.5 kB
+at 128 permutations); no text is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
-__all__ = ["dedup_exact", "dedup_near", "minhash", "normalize", "shingles"]
+import numpy as np
+
+__all__ = ["NearIndex", "dedup_exact", "dedup_near", "lsh_bands", "minhash", "normalize", "numbers_key",
+           "shingles", "signature", "text_key"]
 
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname)\s*(?=\{)")
 _SPACING = re.compile(r"\\(?:[,;:!> ]|quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace)(?![a-z])")
@@ -64,17 +80,91 @@ def shingles(text: str, n: int = 5, unit: str = "char") -> set[str]:
     return {text[i : i + n] for i in range(len(text) - n + 1)}
 
 
-def minhash(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1):
-    """A seeded ``datasketch.MinHash`` of the shingles of ``normalize(text)``."""
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int):
     from datasketch import MinHash
 
     m = MinHash(num_perm=num_perm, seed=seed)
+    return m.permutations, m.scheme
+
+
+def minhash(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1):
+    """A seeded ``datasketch.MinHash`` of the shingles of ``normalize(text)`` (the permutations
+    are built once per ``num_perm, seed``)."""
+    from datasketch import MinHash
+
+    perms, scheme = _permutations(num_perm, seed)
+    m = MinHash(num_perm=num_perm, seed=seed, permutations=perms, scheme=scheme)
     m.update_batch([s.encode("utf-8") for s in shingles(normalize(text), ngram, unit)])
     return m
 
 
+def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1) -> np.ndarray:
+    """``minhash(text).hashvalues`` as ``uint32`` (the affine32 scheme's values fit): 4 bytes a permutation."""
+    return minhash(text, num_perm, ngram, unit, seed).hashvalues.astype(np.uint32)
+
+
 def _numbers(text: str) -> list[str]:
     return sorted(re.findall(r"\d+(?:[.,]\d+)*", normalize(text)))
+
+
+def numbers_key(text: str) -> int:
+    """A 64-bit hash of the sorted numbers of ``normalize(text)``: equal keys, same numbers."""
+    return int.from_bytes(hashlib.blake2b("\0".join(_numbers(text)).encode(), digest_size=8).digest(), "little")
+
+
+def text_key(text: str) -> int:
+    """A 64-bit hash of ``normalize(text)``: what exact dedup compares."""
+    return int.from_bytes(hashlib.blake2b(normalize(text).encode(), digest_size=8).digest(), "little")
+
+
+def lsh_bands(threshold: float, num_perm: int = 128, recall: float = 0.99) -> tuple[int, int]:
+    """``(bands, rows)`` with the most rows per band for which a pair at ``threshold`` becomes a
+    candidate with probability ``1 - (1 - threshold^rows)^bands >= recall``."""
+    best = (num_perm, 1)
+    for r in range(1, num_perm + 1):
+        b = num_perm // r
+        if 1 - (1 - threshold**r) ** b >= recall:
+            best = (b, r)
+    return best
+
+
+class NearIndex:
+    """Streaming MinHash LSH over kept problems; see the module docstring."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, *, same_numbers: bool = True):
+        self.threshold, self.same_numbers = threshold, same_numbers
+        self.bands, self.rows = lsh_bands(threshold, num_perm)
+        self._tables: list[dict[int, list[int]]] = [{} for _ in range(self.bands)]
+        self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
+        self._nums: list[int] = []
+        self.ids: list[str] = []
+
+    def _keys(self, sig: np.ndarray) -> list[int]:
+        r = self.rows
+        return [hash(sig[i * r : (i + 1) * r].tobytes()) for i in range(self.bands)]
+
+    def query(self, sig: np.ndarray, nums: int) -> tuple[str, float] | None:
+        """The most similar kept problem at or above the threshold (ties: the earliest), with the estimate."""
+        cands = sorted({c for t, key in zip(self._tables, self._keys(sig)) for c in t.get(key, ())})
+        if not cands:
+            return None
+        sims = (self._sigs[cands] == sig).mean(axis=1)
+        best, best_j = None, -1.0
+        for c, j in zip(cands, sims.tolist()):
+            if j >= self.threshold and j > best_j and (not self.same_numbers or nums == self._nums[c]):
+                best, best_j = c, j
+        return None if best is None else (self.ids[best], best_j)
+
+    def add(self, ident: str, sig: np.ndarray, nums: int) -> None:
+        pos = len(self.ids)
+        if pos >= len(self._sigs):  # grow by doubling
+            self._sigs = np.concatenate([self._sigs, np.zeros((max(1024, pos), self._sigs.shape[1]), np.uint32)])
+        self._sigs[pos] = sig
+        for t, key in zip(self._tables, self._keys(sig)):
+            t.setdefault(key, []).append(pos)
+        self._nums.append(nums)
+        self.ids.append(ident)
 
 
 def _id(item: dict, pos: int) -> str:
@@ -117,29 +207,14 @@ def dedup_near(
     same numbers: "What is 7 + 1?" and "What is 7 + 2?" share 8 of 10 character 5-grams, but
     a problem with other numbers is another problem.
     """
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    sigs: list = []  # MinHash of each kept item, by kept position
-    kept_ids: list[str] = []
+    index = NearIndex(threshold, num_perm, same_numbers=same_numbers)
     kept, dropped = [], []
-    kept_nums: list[list[str]] = []
     for pos, item in enumerate(items):
         text = str(item.get(key, ""))
-        m, nums = minhash(text, num_perm, ngram, unit, seed), _numbers(text)
-        best, best_j = None, -1.0
-        for cand in sorted(lsh.query(m)):
-            j = m.jaccard(sigs[cand])
-            if j >= threshold and j > best_j and (not same_numbers or nums == kept_nums[cand]):
-                best, best_j = cand, j
-        if best is not None:
-            dropped.append(
-                {**item, "drop_reason": f"near_duplicate_of:{kept_ids[best]}", "drop_detail": round(best_j, 4)}
-            )
+        hit = index.query(sig := signature(text, num_perm, ngram, unit, seed), nums := numbers_key(text))
+        if hit is not None:
+            dropped.append({**item, "drop_reason": f"near_duplicate_of:{hit[0]}", "drop_detail": round(hit[1], 4)})
             continue
-        lsh.insert(len(sigs), m)
-        sigs.append(m)
-        kept_nums.append(nums)
-        kept_ids.append(_id(item, pos))
+        index.add(_id(item, pos), sig, nums)
         kept.append(item)
     return kept, dropped

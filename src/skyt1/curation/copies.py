@@ -1,0 +1,99 @@
+"""Repeated traces of one problem: identical ones and near copies.
+
+Contracts:
+
+- ``sketch(text, k=64) -> np.ndarray``: the bottom-``k`` sketch of ``text`` (Broder 1997, "On the
+  resemblance and containment of documents"): the ``k`` smallest distinct 32-bit hashes of its
+  byte 8-grams (each 8-gram read as one little-endian 64-bit word, then hashed by Fibonacci
+  multiplication), sorted. Deterministic across processes and machines; a text shorter than 8
+  bytes is padded. About 0.1 ms for a 9,000-character trace.
+- ``similarity(a, b, k=64) -> float``: the Jaccard estimate of two sketches: of the ``k``
+  smallest hashes of their union, the share found in both (exact when both texts have fewer
+  than ``k`` distinct 8-grams). Standard error about ``sqrt(J (1 - J) / k)``: 0.04 at J = 0.9.
+- ``SampleDedup(threshold)``: a streaming index of the traces kept so far, per problem.
+  ``check(problem_key, text) -> None | (reason, detail)`` returns ``("duplicate_sample", None)``
+  for a byte-identical trace of the same problem, ``("near_copy_of:<index>", J)`` when the
+  sketch similarity to a kept trace of the same problem is at least ``threshold`` (the most
+  similar one; ties: the earliest), else None, and then keeps the trace. ``threshold=None``
+  checks identity only. Memory: 8 bytes (a digest) per kept trace, plus ``4 k`` bytes (its
+  sketch) when ``threshold`` is set; no text is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+__all__ = ["SampleDedup", "similarity", "sketch"]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def sketch(text: str, k: int = 64) -> np.ndarray:
+    """The sorted bottom-``k`` 32-bit hashes of the byte 8-grams of ``text``."""
+    data = (text or "").encode("utf-8")
+    if len(data) < 8:
+        data = data.ljust(8, b"\0")
+    windows = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    hashes = ((windows * _GOLDEN) >> np.uint64(32)).astype(np.uint32)
+    if len(hashes) > 4 * k:
+        low = np.unique(np.partition(hashes, 4 * k)[: 4 * k + 1])
+        if len(low) >= k:
+            return low[:k]
+    return np.unique(hashes)[:k]
+
+
+def similarity(a: np.ndarray, b: np.ndarray, k: int = 64) -> float:
+    """Jaccard estimate of two ``sketch`` results."""
+    union = np.union1d(a, b)[:k]
+    if len(union) == 0:
+        return 1.0
+    both = np.isin(union, a, assume_unique=True) & np.isin(union, b, assume_unique=True)
+    return float(both.sum()) / len(union)
+
+
+class SampleDedup:
+    """Identical and near-copy traces within each problem; see the module docstring."""
+
+    def __init__(self, threshold: float | None = 0.9, k: int = 64):
+        if threshold is not None and not 0.0 < threshold <= 1.0:
+            raise ValueError(f"near_copy_threshold must be within (0, 1], got {threshold}")
+        self.threshold, self.k = threshold, k
+        self._slots: dict[object, list[int]] = {}  # problem -> slots of its kept traces
+        self._digests: list[bytes] = []
+        self._labels: list[str] = []  # what a near copy names: the kept trace's index
+        self._sketches = np.zeros((0, k), dtype=np.uint32)
+        self._lens = np.zeros(0, dtype=np.uint8)
+        self._n = 0
+
+    def check(self, problem_key, text: str, label: str = "") -> tuple[str, float | None] | None:
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+        slots = self._slots.setdefault(problem_key, [])
+        if any(self._digests[s] == digest for s in slots):
+            return "duplicate_sample", None
+        sk = sketch(text, self.k) if self.threshold is not None else None
+        if sk is not None:
+            best, best_j = None, -1.0
+            for s in slots:
+                j = similarity(sk, self._sketches[s, : self._lens[s]], self.k)
+                if j >= self.threshold and j > best_j:
+                    best, best_j = s, j
+            if best is not None:
+                return f"near_copy_of:{self._labels[best]}", round(best_j, 4)
+        self._keep(slots, digest, sk, label)
+        return None
+
+    def _keep(self, slots: list[int], digest: bytes, sk: np.ndarray | None, label: str) -> None:
+        slot = self._n
+        self._n += 1
+        self._digests.append(digest)
+        self._labels.append(label)
+        if sk is not None:
+            if slot >= len(self._sketches):  # grow by doubling: amortised O(1) per trace
+                grow = max(1024, len(self._sketches))
+                self._sketches = np.concatenate([self._sketches, np.zeros((grow, self.k), dtype=np.uint32)])
+                self._lens = np.concatenate([self._lens, np.zeros(grow, dtype=np.uint8)])
+            self._sketches[slot, : len(sk)] = sk
+            self._lens[slot] = len(sk)
+        slots.append(slot)
