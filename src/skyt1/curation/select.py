@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from skyt1.curation import partition
 
-__all__ = ["PAIR_KINDS", "POLICIES", "preference_pairs", "response_length", "select"]
+__all__ = ["PAIR_KINDS", "POLICIES", "PairCollector", "preference_pairs", "response_length", "select"]
 
 POLICIES = ("all_correct", "shortest_correct", "one_per_problem")
 PAIR_KINDS = ("shortest_vs_longest_correct", "longer_correct_vs_short_incorrect")
@@ -116,3 +116,62 @@ def preference_pairs(verdicts: list[dict]) -> list[dict]:
             if longer:
                 pairs.append(_pair(prompt, longer[0], short_wrong, PAIR_KINDS[1]))
     return pairs
+
+
+class PairCollector:
+    """``preference_pairs`` over a stream of rows that are read back by position.
+
+    ``add(pos, row)`` notes each candidate row (not truncated, with a response): its problem,
+    length, index, position and verdict, about 40 bytes, no text. ``pairs(get, excluded)``
+    yields the same pairs as ``preference_pairs`` on those rows (problems in order of first
+    appearance, ``excluded`` problems left out), reading the two responses of each pair back
+    with ``get(pos)``; ``prompt`` is ``prompt_of(chosen row)`` (default: its ``question``)."""
+
+    def __init__(self):
+        from array import array
+
+        self._pids: dict[object, int] = {}
+        self._names: list = []
+        self._cols = {"pid": array("q"), "length": array("d"), "index": array("q"), "pos": array("q")}
+        self._correct = bytearray()
+
+    def add(self, pos: int, row: dict) -> None:
+        if row.get("finish_reason") == "length" or not row.get("response"):
+            return
+        pid = _pid(row)
+        if pid not in self._pids:
+            self._pids[pid] = len(self._names)
+            self._names.append(pid)
+        for col, v in (("pid", self._pids[pid]), ("length", response_length(row)), ("index", _index(row, pos)),
+                       ("pos", pos)):
+            self._cols[col].append(v)
+        self._correct.append(row.get("correct") is True)
+
+    def _groups(self):
+        import numpy as np
+
+        c = {k: np.frombuffer(v, dtype=np.int64 if k != "length" else np.float64) for k, v in self._cols.items()}
+        correct = np.frombuffer(bytes(self._correct), dtype=np.uint8)
+        order = np.lexsort((c["pos"], c["index"], c["length"], c["pid"]))
+        bounds = np.flatnonzero(np.diff(c["pid"][order])) + 1
+        for group in np.split(order, bounds) if len(order) else []:
+            yield (self._names[int(c["pid"][group[0]])], c["length"][group].tolist(), c["pos"][group].tolist(),
+                   correct[group].astype(bool).tolist())
+
+    def pairs(self, get, excluded=frozenset(), prompt_of=None):
+        for pid, lengths, positions, ok in self._groups():
+            if pid in excluded:
+                continue
+            right = [(n, p) for n, p, c in zip(lengths, positions, ok) if c]
+            wrong = [(n, p) for n, p, c in zip(lengths, positions, ok) if not c]
+            picks = []
+            if len(right) >= 2 and right[0][0] < right[-1][0]:
+                picks.append((right[0][1], right[-1][1], PAIR_KINDS[0]))
+            if wrong:
+                longer = [p for n, p in right if n > wrong[0][0]]
+                if longer:
+                    picks.append((longer[0], wrong[0][1], PAIR_KINDS[1]))
+            for chosen, rejected, kind in picks:
+                row = get(chosen)
+                prompt = prompt_of(row) if prompt_of is not None else row.get("question", "")
+                yield _pair(str(prompt), row, get(rejected), kind)
