@@ -44,13 +44,13 @@ def sketch(text: str, k: int = 64) -> np.ndarray:
     return np.unique(hashes)[:k]
 
 
-def similarity(a: np.ndarray, b: np.ndarray, k: int = 64) -> float:
-    """Jaccard estimate of two ``sketch`` results."""
-    union = np.union1d(a, b)[:k]
-    if len(union) == 0:
+def similarity(a, b, k: int = 64) -> float:
+    """Jaccard estimate of two ``sketch`` results (arrays or lists)."""
+    sa, sb = set(a.tolist() if isinstance(a, np.ndarray) else a), set(b.tolist() if isinstance(b, np.ndarray) else b)
+    union = sorted(sa | sb)[:k]
+    if not union:
         return 1.0
-    both = np.isin(union, a, assume_unique=True) & np.isin(union, b, assume_unique=True)
-    return float(both.sum()) / len(union)
+    return sum(1 for h in union if h in sa and h in sb) / len(union)
 
 
 class SampleDedup:
@@ -74,9 +74,9 @@ class SampleDedup:
             return "duplicate_sample", None
         sk = sketch(text, self.k) if self.threshold is not None else None
         if sk is not None:
-            best, best_j = None, -1.0
+            best, best_j, mine = None, -1.0, sk.tolist()
             for s in slots:
-                j = similarity(sk, self._sketches[s, : self._lens[s]], self.k)
+                j = similarity(mine, self._sketches[s, : self._lens[s]].tolist(), self.k)
                 if j >= self.threshold and j > best_j:
                     best, best_j = s, j
             if best is not None:

@@ -33,7 +33,11 @@ Checks, in order (the first hit is reported):
    every 5 words, or every 6th word replaced, scores 0.72-1.0 on MATH-500, while the best
    score of any GSM8K train question against MATH-500 is about 0.36. Short questions are left to the
    exact checks on purpose: "What is 3 + 4?" and "What is 4 + 3?" differ by a few characters but
-   are different problems.
+   are different problems. With ``same_numbers`` (the default), as in ``dedup.dedup_near``, a
+   fuzzy match also needs the same numbers: "the remainder when 2007 is divided by 25" and
+   another remainder problem share a template, not a problem. The MinHash signatures are
+   ``dedup.signature`` (numpy, permutations built once), banded as datasketch's ``MinHashLSH``
+   would band them at ``lsh_threshold`` (``dedup.optimal_bands``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 
-from skyt1.curation.dedup import minhash, normalize
+import numpy as np
+
+from skyt1.curation.dedup import Bands, _numbers, normalize, optimal_bands, signature
 
 __all__ = ["Decontaminator", "decontaminate", "default_benchmarks", "upstream_normalize", "word_ngrams"]
 
@@ -70,20 +76,21 @@ class Decontaminator:
         lsh_threshold: float = 0.3,
         num_perm: int = 128,
         seed: int = 1,
+        same_numbers: bool = True,
     ):
-        from datasketch import MinHashLSH
-
         if not 0.0 <= min_overlap <= 1.0:
             raise ValueError(f"min_overlap must be within [0, 1], got {min_overlap}")
         self.ngram, self.fuzzy_threshold, self.min_overlap = ngram, fuzzy_threshold, min_overlap
+        self.same_numbers = same_numbers
         self._n_grams: list[int] = []  # distinct n-grams of each benchmark question
         self._mh_args = {"num_perm": num_perm, "ngram": 5, "unit": "char", "seed": seed}
         self.docs: list[tuple[str, str, str]] = []  # (benchmark, id, normalised question)
         self._exact: dict[str, int] = {}
         self._ngrams: dict[str, list[int]] = defaultdict(list)
         self._short: list[int] = []
-        self._sigs: dict[int, object] = {}
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
+        self._sigs: dict[int, np.ndarray] = {}
+        self._nums: dict[int, list[str]] = {}
+        self._lsh = Bands(*optimal_bands(lsh_threshold, num_perm))
         for bench, problems in benchmarks.items():
             for pos, p in enumerate(problems):
                 q = str(p.get("question", ""))
@@ -98,8 +105,9 @@ class Decontaminator:
                     if len(self.docs[doc][2].split()) >= 2:
                         self._short.append(doc)
                 else:
-                    self._sigs[doc] = minhash(q, **self._mh_args)
-                    self._lsh.insert(doc, self._sigs[doc])
+                    self._sigs[doc] = signature(q, **self._mh_args)
+                    self._nums[doc] = _numbers(q)
+                    self._lsh.add(doc, self._sigs[doc])
 
     def _hit(self, doc: int, method: str, overlap) -> dict:
         bench, bid, _ = self.docs[doc]
@@ -128,8 +136,10 @@ class Decontaminator:
                 return self._hit(doc, "ngram", self.docs[doc][2])
         if len(upstream_normalize(question).split()) < self.ngram:
             return None
-        best, best_score, words = None, 0.0, norm.split()
-        for doc in sorted(self._lsh.query(minhash(question, **self._mh_args))):
+        best, best_score, words, nums = None, 0.0, norm.split(), _numbers(question)
+        for doc in self._lsh.query(signature(question, **self._mh_args)):
+            if self.same_numbers and nums != self._nums[doc]:
+                continue  # a shared template with other numbers is another problem
             score = difflib.SequenceMatcher(None, words, self.docs[doc][2].split(), autojunk=False).ratio()
             if score >= self.fuzzy_threshold and score > best_score:
                 best, best_score = doc, score

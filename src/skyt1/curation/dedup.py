@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["NearIndex", "dedup_exact", "dedup_near", "lsh_bands", "minhash", "normalize", "numbers_key",
+__all__ = ["Bands", "NearIndex", "dedup_exact", "optimal_bands", "dedup_near", "lsh_bands", "minhash", "normalize", "numbers_key",
            "shingles", "signature", "text_key"]
 
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname)\s*(?=\{)")
@@ -99,9 +99,71 @@ def minhash(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", 
     return m
 
 
+@lru_cache(maxsize=8)
+def _affine(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+    return a, rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
+
+
+def _shingle_hashes(text: str, ngram: int, unit: str) -> np.ndarray:
+    """64-bit hashes of the distinct shingles of ``normalize(text)``."""
+    norm = normalize(text)
+    if unit == "char" and ngram <= 8:  # byte n-grams read straight out of the UTF-8 buffer
+        data = norm.encode("utf-8")
+        if len(data) < ngram:
+            data = data.ljust(ngram, b"\0")
+        n = len(data) - ngram + 1
+        windows = np.ndarray(shape=(n,), dtype="<u8", buffer=data + b"\0" * 8, strides=(1,))
+        grams = windows & np.uint64((1 << (8 * ngram)) - 1)
+        return np.unique(grams) * np.uint64(0x9E3779B97F4A7C15)
+    keys = [hashlib.blake2b(g.encode(), digest_size=8).digest() for g in shingles(norm, ngram, unit)]
+    return np.frombuffer(b"".join(keys), dtype="<u8")
+
+
 def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1) -> np.ndarray:
-    """``minhash(text).hashvalues`` as ``uint32`` (the affine32 scheme's values fit): 4 bytes a permutation."""
-    return minhash(text, num_perm, ngram, unit, seed).hashvalues.astype(np.uint32)
+    """A MinHash signature (``num_perm`` ``uint32``) of the shingles of ``normalize(text)``, in
+    numpy: each shingle's 64-bit hash goes through ``num_perm`` seeded multiply-add maps and
+    the top 32 bits are kept; the minimum per map is the signature (Broder 1997). Character
+    shingles up to 8 are bytes of the UTF-8 text. About 40 us for a 300-character question.
+    Two signatures estimate the Jaccard similarity as the share of equal positions."""
+    a, b = _affine(num_perm, seed)
+    h = _shingle_hashes(text, ngram, unit)
+    return ((h[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
+
+
+class Bands:
+    """An LSH index of signatures: ``bands`` tables keyed by ``rows`` consecutive values."""
+
+    def __init__(self, bands: int, rows: int):
+        self.bands, self.rows = bands, rows
+        self._tables: list[dict[int, list[int]]] = [{} for _ in range(bands)]
+
+    def _keys(self, sig: np.ndarray) -> list[int]:
+        r = self.rows
+        return [hash(sig[i * r : (i + 1) * r].tobytes()) for i in range(self.bands)]
+
+    def add(self, item: int, sig: np.ndarray) -> None:
+        for t, key in zip(self._tables, self._keys(sig)):
+            t.setdefault(key, []).append(item)
+
+    def query(self, sig: np.ndarray) -> list[int]:
+        """The items sharing at least one band with ``sig``, sorted."""
+        return sorted({c for t, key in zip(self._tables, self._keys(sig)) for c in t.get(key, ())})
+
+
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's ``MinHashLSH`` choice: the ``(bands, rows)`` minimising false positives below
+    ``threshold`` plus false negatives above it, equally weighted (trapezoid integration)."""
+    best, err = (1, 1), float("inf")
+    lo, hi = np.linspace(0.0, threshold, 201), np.linspace(threshold, 1.0, 201)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = np.trapezoid(1 - (1 - lo**r) ** b, lo)
+            fn = np.trapezoid((1 - hi**r) ** b, hi)
+            if fp + fn < err:
+                best, err = (b, r), fp + fn
+    return best
 
 
 def _numbers(text: str) -> list[str]:
@@ -135,18 +197,14 @@ class NearIndex:
     def __init__(self, threshold: float = 0.8, num_perm: int = 128, *, same_numbers: bool = True):
         self.threshold, self.same_numbers = threshold, same_numbers
         self.bands, self.rows = lsh_bands(threshold, num_perm)
-        self._tables: list[dict[int, list[int]]] = [{} for _ in range(self.bands)]
+        self._lsh = Bands(self.bands, self.rows)
         self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
         self._nums: list[int] = []
         self.ids: list[str] = []
 
-    def _keys(self, sig: np.ndarray) -> list[int]:
-        r = self.rows
-        return [hash(sig[i * r : (i + 1) * r].tobytes()) for i in range(self.bands)]
-
     def query(self, sig: np.ndarray, nums: int) -> tuple[str, float] | None:
         """The most similar kept problem at or above the threshold (ties: the earliest), with the estimate."""
-        cands = sorted({c for t, key in zip(self._tables, self._keys(sig)) for c in t.get(key, ())})
+        cands = self._lsh.query(sig)
         if not cands:
             return None
         sims = (self._sigs[cands] == sig).mean(axis=1)
@@ -161,8 +219,7 @@ class NearIndex:
         if pos >= len(self._sigs):  # grow by doubling
             self._sigs = np.concatenate([self._sigs, np.zeros((max(1024, pos), self._sigs.shape[1]), np.uint32)])
         self._sigs[pos] = sig
-        for t, key in zip(self._tables, self._keys(sig)):
-            t.setdefault(key, []).append(pos)
+        self._lsh.add(pos, sig)
         self._nums.append(nums)
         self.ids.append(ident)
 

@@ -123,7 +123,11 @@ class JsonListWriter(_Atomic):
         self.fh.write("[")
 
     def write(self, obj) -> None:
-        self.fh.write((",\n" if self.n else "\n") + json.dumps(obj, ensure_ascii=False))
+        self.write_raw(json.dumps(obj, ensure_ascii=False))
+
+    def write_raw(self, text: str) -> None:
+        """Write one element already encoded as JSON."""
+        self.fh.write((",\n" if self.n else "\n") + text)
         self.n += 1
 
     def close(self, ok: bool = True) -> None:
@@ -133,7 +137,10 @@ class JsonListWriter(_Atomic):
 
 class JsonlWriter(_Atomic):
     def write(self, obj) -> None:
-        self.fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.write_raw(json.dumps(obj, ensure_ascii=False))
+
+    def write_raw(self, text: str) -> None:
+        self.fh.write(text + "\n")
 
 
 def add_dataset_info(path: Path, name: str, entry: dict) -> None:
@@ -164,9 +171,15 @@ class SftWriter:
             self.user_key = "prompt" if "prompt" in row else "question"
         elif self.user_key == "prompt" and "prompt" not in row:
             self.mixed = True
-        if not self.mixed:
-            self._sharegpt.write(to_sharegpt(row, self.system, self.user_key, self.assistant_key))
-            self._messages.write(to_messages(row, self.system, self.user_key, self.assistant_key))
+        if not self.mixed:  # each text encoded once for both files: the same JSON as json.dumps of the records
+            user = json.dumps(str(row[self.user_key]), ensure_ascii=False)
+            reply = json.dumps(str(row[self.assistant_key]), ensure_ascii=False)
+            system = json.dumps(self.system, ensure_ascii=False)
+            self._sharegpt.write_raw(f'{{"system": {system}, "conversations": [{{"from": "user", "value": {user}}}, '
+                                     f'{{"from": "assistant", "value": {reply}}}]}}')
+            head = f'{{"role": "system", "content": {system}}}, ' if self.system else ""
+            self._messages.write_raw(f'{{"messages": [{head}{{"role": "user", "content": {user}}}, '
+                                     f'{{"role": "assistant", "content": {reply}}}]}}')
 
     def close(self, redo=None) -> dict[str, Path]:
         self._sharegpt.close()
@@ -239,7 +252,7 @@ def preference_info_entry(file_name: str) -> dict:
 
 def write_preference_exports(pairs, out_dir: Path, name: str, system: str) -> dict[str, Path]:
     """Write the preference pairs (any iterable, read once) for TRL and LLaMA-Factory; see the
-    module docstring. Returns the paths and ``n``, the number of pairs written."""
+    module docstring. Returns the paths. Each text is encoded once for both files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -248,9 +261,17 @@ def write_preference_exports(pairs, out_dir: Path, name: str, system: str) -> di
         "dataset_info": out_dir / "dataset_info.json",
     }
     trl, sharegpt = JsonlWriter(paths["preference"]), JsonListWriter(paths["preference_sharegpt"])
-    for p in pairs:
-        trl.write(to_preference_messages(p, system))
-        sharegpt.write(to_preference_sharegpt(p, system))
+    sys_json = json.dumps(system, ensure_ascii=False)
+    head = f'{{"role": "system", "content": {sys_json}}}, ' if system else ""
+    for p in pairs:  # the same JSON as json.dumps of to_preference_messages / to_preference_sharegpt
+        user, chosen, rejected = (json.dumps(str(p[k]), ensure_ascii=False) for k in ("prompt", "chosen", "rejected"))
+        pid, kind = (json.dumps(str(p.get(k, "")), ensure_ascii=False) for k in ("problem_id", "kind"))
+        trl.write_raw(f'{{"prompt": [{head}{{"role": "user", "content": {user}}}], '
+                      f'"chosen": [{{"role": "assistant", "content": {chosen}}}], '
+                      f'"rejected": [{{"role": "assistant", "content": {rejected}}}], "problem_id": {pid}, "kind": {kind}}}')
+        sharegpt.write_raw(f'{{"system": {sys_json}, "conversations": [{{"from": "user", "value": {user}}}], '
+                           f'"chosen": {{"from": "assistant", "value": {chosen}}}, '
+                           f'"rejected": {{"from": "assistant", "value": {rejected}}}}}')
     trl.close()
     sharegpt.close()
     entry = preference_info_entry(paths["preference_sharegpt"].name)

@@ -3,7 +3,8 @@
 - ``Source(rows_or_path, batch=2048)``: rows from a list or a JSONL file, read in batches of
   ``batch`` rows (``batches()`` yields ``(start, rows)``, and can be iterated again for another
   pass); ``get(pos)`` reads one row back (a file source remembers each line's byte offset:
-  8 bytes a row). Lines are checked for ``required`` fields as in ``records.read_jsonl``.
+  8 bytes a row); ``raw(row)`` is the line a row of the current batch was read from, so an
+  unchanged row is written back without encoding it again. Lines are checked for ``required`` fields as in ``records.read_jsonl``.
 - ``run_steps(steps, source, log, sink, tap=None)``: prepares the steps that need a pass
   (``Step.needs_pass``: the steps before it run on every batch, then ``observe``, then
   ``settle``), then runs every batch through every step in order into ``log`` and hands the
@@ -38,6 +39,8 @@ class Source:
         self._rows = rows if isinstance(rows, list) else None
         self.path = None if self._rows is not None else Path(rows)
         self._offsets: array | None = None
+        self._fh = None
+        self._raw: dict[int, bytes] = {}  # id(row) -> its line, for the rows of the current batch
         self.n = len(self._rows) if self._rows is not None else None
 
     def batches(self):
@@ -55,12 +58,14 @@ class Source:
                 if not line.strip():
                     continue
                 out.append(self._parse(line, lineno))
+                self._raw[id(out[-1])] = line
                 offsets.append(at)
                 if len(out) == self.batch:
                     yield start, out
-                    start, out = start + len(out), []
+                    start, out, self._raw = start + len(out), [], {}
         if out:
             yield start, out
+        self._raw = {}
         self._offsets, self.n = offsets, len(offsets)
 
     def _parse(self, line: bytes, lineno: int) -> dict:
@@ -75,12 +80,23 @@ class Source:
                 raise RecordError(f"{self.path}:{lineno}: missing field '{name}'")
         return obj
 
+    def raw(self, row: dict) -> str | None:
+        """The input line of ``row`` when it is a row of the current batch as read (not a copy)."""
+        line = self._raw.get(id(row))
+        return None if line is None else line.decode("utf-8").rstrip("\r\n")
+
     def get(self, pos: int) -> dict:
         if self._rows is not None:
             return self._rows[pos]
-        with self.path.open("rb") as fh:
-            fh.seek(self._offsets[pos])
-            return json.loads(fh.readline())
+        if self._fh is None:
+            self._fh = self.path.open("rb")
+        self._fh.seek(self._offsets[pos])
+        return json.loads(self._fh.readline())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 def _short(text, n: int = 300) -> str:

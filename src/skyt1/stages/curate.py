@@ -48,6 +48,7 @@ results.
 
 from __future__ import annotations
 
+import json
 import os
 from array import array
 from collections import Counter
@@ -135,21 +136,39 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     _validate(cfg)
     ledger = Ledger(stage="curate").start(carry=stage.spent_path)
     stage.dir.mkdir(parents=True, exist_ok=True)
-    stage.records_path.unlink(missing_ok=True)  # deterministic: an interrupted run starts over
     source = Source(rows, BATCH, required=("problem_id", "question", "response", "correct"))
     tokens_wanted = cfg.histograms or cfg.min_tokens is not None or cfg.max_tokens is not None
     counter = TokenCounter(cfg.tokenizer) if tokens_wanted else None
     mapper = Mapper(cfg.ray)
     steps = build_steps(cfg, stage.dir, ledger, mapper, counter)
     log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl")
-    kept, pairs = _Kept(), None
+    system = system_prompt_text(cfg.system_prompt) or ""
+    sft = SftWriter(stage.dir, cfg.name, system, assistant_key="formatted")
+    kept = _Kept()
+    pairs = None
     if cfg.preference:
         from skyt1.curation.select import PairCollector
 
         pairs = PairCollector()
-    system = system_prompt_text(cfg.system_prompt) or ""
-    sft = SftWriter(stage.dir, cfg.name, system, assistant_key="formatted")
+    try:
+        _stream(steps, source, log, stage.records_path, sft, kept, pairs)
+    finally:
+        mapper.close()
+    paths = sft.close(redo=stage.records)
+    user_key = sft.user_key or "question"
+    summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": len(kept.problems), "steps": log.steps(),
+               "removed": log.removed, "dropped_file": str(log.dropped_path)}
+    if pairs is not None:
+        _write_pairs(pairs, source, log.excluded, user_key, stage.dir, cfg.name, system, paths, summary)
+    source.close()
+    _finish_summary(summary, steps, kept, counter, cfg, stage, system, user_key, paths)
+    stage.finish(summary, ledger.stop().to_dict(prices))
+    return summary
 
+
+def _stream(steps: list, source: Source, log: Log, records: Path, sft, kept: _Kept, pairs) -> None:
+    """The one pass that writes: kept rows to ``records`` (an unchanged row as its input line)
+    and the SFT exports; dropped rows through ``log``. Deterministic, so a rerun starts over."""
     def tap(start: int, batch: list[dict]) -> None:
         kept.tap(start, batch)
         if pairs is not None:
@@ -157,26 +176,17 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
                 if missing_gold(r) is None:
                     pairs.add(start + i, r)
 
-    try:
-        with stage.writer() as write, log:
-            def sink(batch: list[dict]) -> None:
-                for r in batch:
-                    write(r)
-                    sft.add(r)
-                    kept.add(r)
+    with records.open("w", encoding="utf-8") as fh, log:
+        def sink(batch: list[dict]) -> None:
+            for r in batch:
+                line = source.raw(r)
+                fh.write((line if line is not None else json.dumps(r, ensure_ascii=False)) + "\n")
+                sft.add(r)
+                kept.add(r)
 
-            run_steps(steps, source, log, sink, tap)
-    finally:
-        mapper.close()
-    paths = sft.close(redo=stage.records)
-    summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": len(kept.problems), "steps": log.steps(),
-               "removed": log.removed, "dropped_file": str(log.dropped_path)}
-    if pairs is not None:
-        _write_pairs(pairs, source, log.excluded, sft.user_key or "question", stage.dir, cfg.name, system, paths,
-                     summary)
-    _finish_summary(summary, steps, kept, counter, cfg, stage, system, sft.user_key or "question", paths)
-    stage.finish(summary, ledger.stop().to_dict(prices))
-    return summary
+        run_steps(steps, source, log, sink, tap)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _write_pairs(pairs, source: Source, excluded: set, user_key: str, out: Path, name: str, system: str,
