@@ -268,7 +268,8 @@ def write_preference_exports(pairs, out_dir: Path, name: str, system: str) -> di
         pid, kind = (json.dumps(str(p.get(k, "")), ensure_ascii=False) for k in ("problem_id", "kind"))
         trl.write_raw(f'{{"prompt": [{head}{{"role": "user", "content": {user}}}], '
                       f'"chosen": [{{"role": "assistant", "content": {chosen}}}], '
-                      f'"rejected": [{{"role": "assistant", "content": {rejected}}}], "problem_id": {pid}, "kind": {kind}}}')
+                      f'"rejected": [{{"role": "assistant", "content": {rejected}}}], '
+                      f'"problem_id": {pid}, "kind": {kind}}}')
         sharegpt.write_raw(f'{{"system": {sys_json}, "conversations": [{{"from": "user", "value": {user}}}], '
                            f'"chosen": {{"from": "assistant", "value": {chosen}}}, '
                            f'"rejected": {{"from": "assistant", "value": {rejected}}}}}')

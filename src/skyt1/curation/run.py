@@ -4,7 +4,8 @@
   ``batch`` rows (``batches()`` yields ``(start, rows)``, and can be iterated again for another
   pass); ``get(pos)`` reads one row back (a file source remembers each line's byte offset:
   8 bytes a row); ``raw(row)`` is the line a row of the current batch was read from, so an
-  unchanged row is written back without encoding it again. Lines are checked for ``required`` fields as in ``records.read_jsonl``.
+  unchanged row is written back without encoding it again. Lines are checked for ``required``
+  fields as in ``records.read_jsonl``.
 - ``run_steps(steps, source, log, sink, tap=None)``: prepares the steps that need a pass
   (``Step.needs_pass``: the steps before it run on every batch, then ``observe``, then
   ``settle``), then runs every batch through every step in order into ``log`` and hands the
