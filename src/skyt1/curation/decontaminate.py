@@ -22,7 +22,12 @@ Checks, in order (the first hit is reported):
    (opt-in, not upstream) asks for more: the shared n-grams must be at least that fraction of
    the shorter question's n-grams. Contest boilerplate shares a few 8-grams with many unrelated
    problems ("where m and n are relatively prime positive integers. find m+n"); a copied
-   problem shares most of them. A benchmark question
+   problem shares most of them. Then, with ``same_numbers``, a question whose numbers
+   contradict the benchmark question's (neither holds the other's: an excerpt or a wrapper
+   does not contradict) also needs ``numbers_overlap`` (default 0.6) of its n-grams
+   shared: "y varies inversely as sqrt x, and when x=2, y=4" is not the benchmark's "... when
+   x=24, y=15" (0.36 shared), while a copy with one digit changed shares about 0.8 and is
+   still caught. ``benchmarks/bench_decontaminate.py`` measures the trade-off. A benchmark question
    shorter than ``ngram`` words has no n-grams upstream; here it is compared whole: it matches
    when its normalised word sequence occurs contiguously in the question.
 3. ``fuzzy``: for questions and benchmark questions both at least ``ngram`` words long,
@@ -43,13 +48,19 @@ Checks, in order (the first hit is reported):
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
 from skyt1.curation.dedup import Bands, _numbers, normalize, optimal_bands, signature
 
 __all__ = ["Decontaminator", "decontaminate", "default_benchmarks", "upstream_normalize", "word_ngrams"]
+
+
+def _contradict(a: list[str], b: list[str]) -> bool:
+    """Whether neither list of numbers holds the other (an excerpt or a wrapper is not a contradiction)."""
+    ca, cb = Counter(a), Counter(b)
+    return bool(ca - cb) and bool(cb - ca)
 
 
 def upstream_normalize(text: str) -> str:
@@ -77,11 +88,12 @@ class Decontaminator:
         num_perm: int = 128,
         seed: int = 1,
         same_numbers: bool = True,
+        numbers_overlap: float = 0.6,
     ):
         if not 0.0 <= min_overlap <= 1.0:
             raise ValueError(f"min_overlap must be within [0, 1], got {min_overlap}")
         self.ngram, self.fuzzy_threshold, self.min_overlap = ngram, fuzzy_threshold, min_overlap
-        self.same_numbers = same_numbers
+        self.same_numbers, self.numbers_overlap = same_numbers, numbers_overlap
         self._n_grams: list[int] = []  # distinct n-grams of each benchmark question
         self._mh_args = {"num_perm": num_perm, "ngram": 5, "unit": "char", "seed": seed}
         self.docs: list[tuple[str, str, str]] = []  # (benchmark, id, normalised question)
@@ -128,7 +140,9 @@ class Decontaminator:
         if counts:
             doc = min(counts, key=lambda d: (-counts[d], d))
             fraction = counts[doc] / min(len(grams), self._n_grams[doc])
-            if fraction >= self.min_overlap:
+            renumbered = self.min_overlap > 0 and self.same_numbers and fraction < self.numbers_overlap and (
+                _contradict(_numbers(question), self._nums[doc]))
+            if fraction >= self.min_overlap and not renumbered:
                 return {**self._hit(doc, "ngram", first[doc]), "fraction": round(fraction, 4)}
         padded = f" {norm} "
         for doc in self._short:
