@@ -67,7 +67,8 @@ def main() -> None:
     ap.add_argument("--plant", type=int, default=400)
     args = ap.parse_args()
     bench = default_benchmarks(["math500", "aime24", "aime25", "amc23"])
-    corpora = {name: [p["question"] for p in get_task(name).problems(None)] for name in ("aime_historical", "math_train")}
+    corpora = {name: [p["question"] for p in get_task(name).problems(None)]
+               for name in ("aime_historical", "math_train")}
     plants = planted(bench, args.plant)
     print(f"benchmarks: {sum(map(len, bench.values()))} questions; planted: {len(plants['wrapped'])} of each kind")
     for overlap in [float(x) for x in args.overlaps.split(",")]:
