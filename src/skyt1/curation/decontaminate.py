@@ -141,7 +141,7 @@ class Decontaminator:
             doc = min(counts, key=lambda d: (-counts[d], d))
             fraction = counts[doc] / min(len(grams), self._n_grams[doc])
             renumbered = self.min_overlap > 0 and self.same_numbers and fraction < self.numbers_overlap and (
-                _contradict(_numbers(question), self._nums[doc]))
+                _contradict(_numbers(norm, normalized=True), self._nums[doc]))
             if fraction >= self.min_overlap and not renumbered:
                 return {**self._hit(doc, "ngram", first[doc]), "fraction": round(fraction, 4)}
         padded = f" {norm} "
@@ -150,8 +150,8 @@ class Decontaminator:
                 return self._hit(doc, "ngram", self.docs[doc][2])
         if len(upstream_normalize(question).split()) < self.ngram:
             return None
-        best, best_score, words, nums = None, 0.0, norm.split(), _numbers(question)
-        for doc in self._lsh.query(signature(question, **self._mh_args)):
+        best, best_score, words, nums = None, 0.0, norm.split(), _numbers(norm, normalized=True)
+        for doc in self._lsh.query(signature(norm, **self._mh_args, normalized=True)):
             if self.same_numbers and nums != self._nums[doc]:
                 continue  # a shared template with other numbers is another problem
             score = difflib.SequenceMatcher(None, words, self.docs[doc][2].split(), autojunk=False).ratio()

@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Bands", "NearIndex", "dedup_exact", "dedup_near", "lsh_bands", "minhash", "normalize", "numbers_key",
+__all__ = ["Bands", "NearIndex", "dedup_exact", "dedup_near", "features", "lsh_bands", "minhash", "normalize", "numbers_key",
            "optimal_bands", "shingles", "signature", "text_key"]
 
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname)\s*(?=\{)")
@@ -106,9 +106,8 @@ def _affine(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
 
 
-def _shingle_hashes(text: str, ngram: int, unit: str) -> np.ndarray:
-    """64-bit hashes of the distinct shingles of ``normalize(text)``."""
-    norm = normalize(text)
+def _shingle_hashes(norm: str, ngram: int, unit: str) -> np.ndarray:
+    """64-bit hashes of the distinct shingles of a normalised text."""
     if unit == "char" and ngram <= 8:  # byte n-grams read straight out of the UTF-8 buffer
         data = norm.encode("utf-8")
         if len(data) < ngram:
@@ -121,14 +120,16 @@ def _shingle_hashes(text: str, ngram: int, unit: str) -> np.ndarray:
     return np.frombuffer(b"".join(keys), dtype="<u8")
 
 
-def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1) -> np.ndarray:
+def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1, *,
+              normalized: bool = False) -> np.ndarray:
     """A MinHash signature (``num_perm`` ``uint32``) of the shingles of ``normalize(text)``, in
     numpy: each shingle's 64-bit hash goes through ``num_perm`` seeded multiply-add maps and
     the top 32 bits are kept; the minimum per map is the signature (Broder 1997). Character
     shingles up to 8 are bytes of the UTF-8 text. About 40 us for a 300-character question.
-    Two signatures estimate the Jaccard similarity as the share of equal positions."""
+    Two signatures estimate the Jaccard similarity as the share of equal positions.
+    ``normalized``: ``text`` is already ``normalize``d."""
     a, b = _affine(num_perm, seed)
-    h = _shingle_hashes(text, ngram, unit)
+    h = _shingle_hashes(text if normalized else normalize(text), ngram, unit)
     return ((h[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
 
 
@@ -166,13 +167,21 @@ def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return best
 
 
-def _numbers(text: str) -> list[str]:
-    return sorted(re.findall(r"\d+(?:[.,]\d+)*", normalize(text)))
+def _numbers(text: str, normalized: bool = False) -> list[str]:
+    return sorted(re.findall(r"\d+(?:[.,]\d+)*", text if normalized else normalize(text)))
 
 
-def numbers_key(text: str) -> int:
+def numbers_key(text: str, normalized: bool = False) -> int:
     """A 64-bit hash of the sorted numbers of ``normalize(text)``: equal keys, same numbers."""
-    return int.from_bytes(hashlib.blake2b("\0".join(_numbers(text)).encode(), digest_size=8).digest(), "little")
+    nums = "\0".join(_numbers(text, normalized))
+    return int.from_bytes(hashlib.blake2b(nums.encode(), digest_size=8).digest(), "little")
+
+
+def features(text: str, num_perm: int = 128) -> tuple[int, np.ndarray, int]:
+    """``(text_key, signature, numbers_key)`` of ``text``, normalising it once."""
+    norm = normalize(text)
+    key = int.from_bytes(hashlib.blake2b(norm.encode(), digest_size=8).digest(), "little")
+    return key, signature(norm, num_perm, normalized=True), numbers_key(norm, normalized=True)
 
 
 def text_key(text: str) -> int:

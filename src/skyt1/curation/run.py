@@ -56,7 +56,7 @@ class Source:
         with self.path.open("rb") as fh:
             for lineno, line in enumerate(fh, 1):
                 at, pos = pos, pos + len(line)
-                if not line.strip():
+                if line.isspace():  # (no copy of a long line, unlike strip)
                     continue
                 out.append(self._parse(line, lineno))
                 self._raw[id(out[-1])] = line

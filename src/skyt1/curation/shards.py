@@ -21,9 +21,9 @@ __all__ = ["Mapper", "contamination", "decontaminator", "problem_features"]
 
 
 def problem_features(questions: list[str], num_perm: int = 128) -> list[tuple]:
-    from skyt1.curation.dedup import numbers_key, signature, text_key
+    from skyt1.curation.dedup import features
 
-    return [(text_key(q), signature(q, num_perm), numbers_key(q)) for q in questions]
+    return [features(q, num_perm) for q in questions]
 
 
 @lru_cache(maxsize=4)
