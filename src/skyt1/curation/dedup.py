@@ -40,8 +40,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Bands", "NearIndex", "dedup_exact", "dedup_near", "features", "lsh_bands", "minhash", "normalize", "numbers_key",
-           "optimal_bands", "shingles", "signature", "text_key"]
+__all__ = ["Bands", "NearIndex", "dedup_exact", "dedup_near", "features", "lsh_bands", "minhash", "normalize",
+           "numbers_key", "optimal_bands", "shingles", "signature", "text_key"]
 
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname)\s*(?=\{)")
 _SPACING = re.compile(r"\\(?:[,;:!> ]|quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace)(?![a-z])")
