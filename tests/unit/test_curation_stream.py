@@ -137,3 +137,19 @@ def test_batches_and_a_file_source_change_nothing(tmp_path, monkeypatch, extra):
         assert steps["dedup_samples"]["dropped"]["near_copy_of"] > 0
     for s in whole[0]["steps"]:
         assert s["in"] == s["kept"] + sum(s["dropped"].values())
+
+
+def test_bands_in_sorted_runs_answer_as_one_dict_would():
+    from skyt1.curation.lsh import Bands
+
+    rng = random.Random(5)
+    bases, variants = _planted_pairs(40, seed=5)
+    sigs = [signature(q) for q in bases + variants] + [signature(str(rng.random())) for _ in range(30)]
+    runs, flat = Bands(21, 6, buffer=3), Bands(21, 6, buffer=10**6)
+    for i, s in enumerate(sigs):
+        assert runs.query(s) == flat.query(s), i
+        runs.add(i, s)
+        flat.add(i, s)
+    assert len(runs._runs) > 1 and not flat._runs  # merged runs on one side, the dict alone on the other
+    assert all(runs.query(s) == flat.query(s) for s in sigs)
+    assert all(i in runs.query(sigs[40 + i]) for i in range(40))  # each variant finds its base

@@ -15,8 +15,9 @@ Contracts:
   for a byte-identical trace of the same problem, ``("near_copy_of:<index>", J)`` when the
   sketch similarity to a kept trace of the same problem is at least ``threshold`` (the most
   similar one; ties: the earliest), else None, and then keeps the trace. ``threshold=None``
-  checks identity only. Memory: 8 bytes (a digest) per kept trace, plus ``4 k`` bytes (its
-  sketch) when ``threshold`` is set; no text is kept.
+  checks identity only. Memory per kept trace: 25 bytes (a digest, a link to the problem's
+  previous trace, a label) plus ``4 k + 1`` (its sketch: 257 bytes at k = 64) when
+  ``threshold`` is set, and one dict entry per problem; no text is kept.
 """
 
 from __future__ import annotations
@@ -60,17 +61,25 @@ class SampleDedup:
         if threshold is not None and not 0.0 < threshold <= 1.0:
             raise ValueError(f"near_copy_threshold must be within (0, 1], got {threshold}")
         self.threshold, self.k = threshold, k
-        self._slots: dict[object, list[int]] = {}  # problem -> slots of its kept traces
-        self._digests: list[bytes] = []
-        self._labels: list[str] = []  # what a near copy names: the kept trace's index
-        self._sketches = np.zeros((0, k), dtype=np.uint32)
-        self._lens = np.zeros(0, dtype=np.uint8)
+        self._last: dict[object, int] = {}  # problem -> slot of its latest kept trace
         self._n = 0
+        self._prev = np.zeros(0, dtype=np.int64)  # slot -> the problem's kept trace before it, or -1
+        self._digests = np.zeros(0, dtype=np.uint64)
+        self._labels: list = []  # what a near copy names: the kept trace's index
+        self._sketches = np.zeros((0, k if threshold is not None else 0), dtype=np.uint32)
+        self._lens = np.zeros(0, dtype=np.uint8)
+
+    def _slots(self, problem_key) -> list[int]:
+        out, s = [], self._last.get(problem_key, -1)
+        while s >= 0:
+            out.append(s)
+            s = int(self._prev[s])
+        return out[::-1]
 
     def check(self, problem_key, text: str, label: str = "") -> tuple[str, float | None] | None:
-        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-        slots = self._slots.setdefault(problem_key, [])
-        if any(self._digests[s] == digest for s in slots):
+        digest = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+        slots = self._slots(problem_key)
+        if any(int(self._digests[s]) == digest for s in slots):
             return "duplicate_sample", None
         sk = sketch(text, self.k) if self.threshold is not None else None
         if sk is not None:
@@ -81,19 +90,22 @@ class SampleDedup:
                     best, best_j = s, j
             if best is not None:
                 return f"near_copy_of:{self._labels[best]}", round(best_j, 4)
-        self._keep(slots, digest, sk, label)
+        self._keep(problem_key, digest, sk, label)
         return None
 
-    def _keep(self, slots: list[int], digest: bytes, sk: np.ndarray | None, label: str) -> None:
+    def _keep(self, problem_key, digest: int, sk: np.ndarray | None, label: str) -> None:
         slot = self._n
         self._n += 1
-        self._digests.append(digest)
-        self._labels.append(label)
+        if slot >= len(self._digests):  # grow by doubling: amortised O(1) per trace
+            grow = max(1024, len(self._digests))
+            self._prev = np.concatenate([self._prev, np.zeros(grow, dtype=np.int64)])
+            self._digests = np.concatenate([self._digests, np.zeros(grow, dtype=np.uint64)])
+            self._sketches = np.concatenate([self._sketches, np.zeros((grow, self._sketches.shape[1]), np.uint32)])
+            self._lens = np.concatenate([self._lens, np.zeros(grow, dtype=np.uint8)])
+        self._prev[slot] = self._last.get(problem_key, -1)
+        self._last[problem_key] = slot
+        self._digests[slot] = digest
+        self._labels.append(int(label) if label.isdigit() and len(label) < 4 else label)  # small ints are shared
         if sk is not None:
-            if slot >= len(self._sketches):  # grow by doubling: amortised O(1) per trace
-                grow = max(1024, len(self._sketches))
-                self._sketches = np.concatenate([self._sketches, np.zeros((grow, self.k), dtype=np.uint32)])
-                self._lens = np.concatenate([self._lens, np.zeros(grow, dtype=np.uint8)])
             self._sketches[slot, : len(sk)] = sk
             self._lens[slot] = len(sk)
-        slots.append(slot)

@@ -20,15 +20,14 @@ hold the same numbers to be near duplicates (``same_numbers``). MinHash permutat
 seeded (so results are deterministic) and built once per ``(num_perm, seed)``.
 
 Recall: an LSH index built at the threshold it then checks makes a pair at that similarity a
-candidate only about 40% of the time. ``lsh_bands(threshold, num_perm)`` picks the bands and
-rows instead so that a pair at ``threshold`` is a candidate with probability >= 0.99
+candidate only about 40% of the time. ``lsh.lsh_bands(threshold, num_perm)`` picks the bands
+and rows instead so that a pair at ``threshold`` is a candidate with probability >= 0.99
 (``1 - (1 - s^r)^b``; 0.8 and 128 permutations: 21 bands of 6 rows, 0.998), and every
 candidate is then verified by its MinHash estimate, so the banding only decides recall.
 
-``NearIndex`` is the streaming form the ``curate`` stage uses: problems arrive one at a time
-and each is checked against the problems kept before it. Memory per kept problem: its
-signature (``4 num_perm`` bytes), a hash of its numbers and one entry per band (about 1.5 kB
-at 128 permutations); no text is kept.
+``lsh.NearIndex`` is the streaming form the ``curate`` stage uses: problems arrive one at a
+time and each is checked against the problems kept before it, in 772 bytes per kept problem;
+no text is kept.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ import unicodedata
 from functools import lru_cache
 
 import numpy as np
+
+from skyt1.curation.lsh import Bands, NearIndex, lsh_bands, optimal_bands  # noqa: F401  (re-exported)
 
 __all__ = ["Bands", "NearIndex", "dedup_exact", "dedup_near", "features", "lsh_bands", "minhash", "normalize",
            "numbers_key", "optimal_bands", "shingles", "signature", "text_key"]
@@ -133,40 +134,6 @@ def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char"
     return ((h[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
 
 
-class Bands:
-    """An LSH index of signatures: ``bands`` tables keyed by ``rows`` consecutive values."""
-
-    def __init__(self, bands: int, rows: int):
-        self.bands, self.rows = bands, rows
-        self._tables: list[dict[int, list[int]]] = [{} for _ in range(bands)]
-
-    def _keys(self, sig: np.ndarray) -> list[int]:
-        r = self.rows
-        return [hash(sig[i * r : (i + 1) * r].tobytes()) for i in range(self.bands)]
-
-    def add(self, item: int, sig: np.ndarray) -> None:
-        for t, key in zip(self._tables, self._keys(sig)):
-            t.setdefault(key, []).append(item)
-
-    def query(self, sig: np.ndarray) -> list[int]:
-        """The items sharing at least one band with ``sig``, sorted."""
-        return sorted({c for t, key in zip(self._tables, self._keys(sig)) for c in t.get(key, ())})
-
-
-def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """datasketch's ``MinHashLSH`` choice: the ``(bands, rows)`` minimising false positives below
-    ``threshold`` plus false negatives above it, equally weighted (trapezoid integration)."""
-    best, err = (1, 1), float("inf")
-    lo, hi = np.linspace(0.0, threshold, 201), np.linspace(threshold, 1.0, 201)
-    for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            fp = np.trapezoid(1 - (1 - lo**r) ** b, lo)
-            fn = np.trapezoid((1 - hi**r) ** b, hi)
-            if fp + fn < err:
-                best, err = (b, r), fp + fn
-    return best
-
-
 def _numbers(text: str, normalized: bool = False) -> list[str]:
     return sorted(re.findall(r"\d+(?:[.,]\d+)*", text if normalized else normalize(text)))
 
@@ -187,50 +154,6 @@ def features(text: str, num_perm: int = 128) -> tuple[int, np.ndarray, int]:
 def text_key(text: str) -> int:
     """A 64-bit hash of ``normalize(text)``: what exact dedup compares."""
     return int.from_bytes(hashlib.blake2b(normalize(text).encode(), digest_size=8).digest(), "little")
-
-
-def lsh_bands(threshold: float, num_perm: int = 128, recall: float = 0.99) -> tuple[int, int]:
-    """``(bands, rows)`` with the most rows per band for which a pair at ``threshold`` becomes a
-    candidate with probability ``1 - (1 - threshold^rows)^bands >= recall``."""
-    best = (num_perm, 1)
-    for r in range(1, num_perm + 1):
-        b = num_perm // r
-        if 1 - (1 - threshold**r) ** b >= recall:
-            best = (b, r)
-    return best
-
-
-class NearIndex:
-    """Streaming MinHash LSH over kept problems; see the module docstring."""
-
-    def __init__(self, threshold: float = 0.8, num_perm: int = 128, *, same_numbers: bool = True):
-        self.threshold, self.same_numbers = threshold, same_numbers
-        self.bands, self.rows = lsh_bands(threshold, num_perm)
-        self._lsh = Bands(self.bands, self.rows)
-        self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
-        self._nums: list[int] = []
-        self.ids: list[str] = []
-
-    def query(self, sig: np.ndarray, nums: int) -> tuple[str, float] | None:
-        """The most similar kept problem at or above the threshold (ties: the earliest), with the estimate."""
-        cands = self._lsh.query(sig)
-        if not cands:
-            return None
-        sims = (self._sigs[cands] == sig).mean(axis=1)
-        best, best_j = None, -1.0
-        for c, j in zip(cands, sims.tolist()):
-            if j >= self.threshold and j > best_j and (not self.same_numbers or nums == self._nums[c]):
-                best, best_j = c, j
-        return None if best is None else (self.ids[best], best_j)
-
-    def add(self, ident: str, sig: np.ndarray, nums: int) -> None:
-        pos = len(self.ids)
-        if pos >= len(self._sigs):  # grow by doubling
-            self._sigs = np.concatenate([self._sigs, np.zeros((max(1024, pos), self._sigs.shape[1]), np.uint32)])
-        self._sigs[pos] = sig
-        self._lsh.add(pos, sig)
-        self._nums.append(nums)
-        self.ids.append(ident)
 
 
 def _id(item: dict, pos: int) -> str:

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from array import array
 from collections import Counter
 from pathlib import Path
@@ -79,6 +80,8 @@ class Source:
         for name in self.required:
             if name not in obj:
                 raise RecordError(f"{self.path}:{lineno}: missing field '{name}'")
+        if isinstance(obj.get("problem_id"), str):  # one string per problem in every index that keys on it
+            obj["problem_id"] = sys.intern(obj["problem_id"])
         return obj
 
     def raw(self, row: dict) -> str | None:

@@ -68,7 +68,7 @@ from skyt1.records import Stage
 
 __all__ = ["BATCH", "curate", "missing_gold", "plan", "run"]
 
-BATCH = 2048
+BATCH = 512
 
 
 def _validate(cfg: CurateConfig) -> None:

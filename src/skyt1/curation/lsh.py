@@ -1,0 +1,132 @@
+"""MinHash LSH for streams: a banded index in sorted numpy runs, and the near-duplicate index.
+
+- ``lsh_bands(threshold, num_perm, recall=0.99) -> (bands, rows)``: the most rows per band for
+  which a pair at ``threshold`` becomes a candidate with probability
+  ``1 - (1 - threshold^rows)^bands >= recall`` (0.8 and 128 permutations: 21 bands of 6 rows,
+  0.998). An index built *at* the threshold it checks (datasketch's choice, ``optimal_bands``:
+  9 bands of 13 rows at 0.8) makes a pair at 0.8 a candidate only 40% of the time.
+- ``optimal_bands(threshold, num_perm)``: datasketch ``MinHashLSH``'s choice, minimising false
+  positives below ``threshold`` plus false negatives above it.
+- ``Bands(bands, rows)``: ``add(item, sig)``, ``query(sig) -> sorted items`` sharing a band.
+  Each band of a signature is one 64-bit key (band number mixed in); keys wait in a small dict
+  and are then merged into sorted numpy runs of geometric sizes (a log-structured merge), so an
+  entry costs 12 bytes (key and item) instead of a Python dict entry's ~100.
+- ``NearIndex(threshold, num_perm, same_numbers=True)``: ``query(sig, numbers_key)`` -> the
+  most similar added item at or above ``threshold`` (ties: the earliest) and its estimate;
+  ``add(ident, sig, numbers_key)``. Memory per added item: its signature (``4 num_perm``
+  bytes), its numbers key (8) and its band entries (``12 bands``): 772 bytes at 128
+  permutations, plus its ``ident`` (shared with the caller).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Bands", "NearIndex", "lsh_bands", "optimal_bands"]
+
+
+def lsh_bands(threshold: float, num_perm: int = 128, recall: float = 0.99) -> tuple[int, int]:
+    """See the module docstring."""
+    best = (num_perm, 1)
+    for r in range(1, num_perm + 1):
+        b = num_perm // r
+        if 1 - (1 - threshold**r) ** b >= recall:
+            best = (b, r)
+    return best
+
+
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's ``MinHashLSH`` choice (equal weights, trapezoid integration)."""
+    best, err = (1, 1), float("inf")
+    lo, hi = np.linspace(0.0, threshold, 201), np.linspace(threshold, 1.0, 201)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = np.trapezoid(1 - (1 - lo**r) ** b, lo)
+            fn = np.trapezoid((1 - hi**r) ** b, hi)
+            if fp + fn < err:
+                best, err = (b, r), fp + fn
+    return best
+
+
+_MIX = np.random.default_rng(12345).integers(1, 1 << 63, size=64, dtype=np.uint64) | np.uint64(1)
+
+
+class Bands:
+    """A banded LSH index; see the module docstring."""
+
+    def __init__(self, bands: int, rows: int, buffer: int = 2048):
+        self.bands, self.rows, self.buffer = bands, rows, buffer
+        self._salt = np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        self._pending: dict[int, list[int]] = {}
+        self._n_pending = 0
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys uint64, items int64)
+
+    def keys(self, sig: np.ndarray) -> np.ndarray:
+        """One 64-bit key per band."""
+        m = sig[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
+        return (m * _MIX[: self.rows]).sum(axis=1, dtype=np.uint64) ^ self._salt
+
+    def add(self, item: int, sig: np.ndarray) -> None:
+        for k in self.keys(sig).tolist():
+            self._pending.setdefault(k, []).append(item)
+        self._n_pending += 1
+        if self._n_pending >= self.buffer:
+            self._flush()
+
+    def _flush(self) -> None:
+        pairs = [(k, i) for k, items in self._pending.items() for i in items]
+        keys = np.fromiter((k for k, _ in pairs), dtype=np.uint64, count=len(pairs))
+        items = np.fromiter((i for _, i in pairs), dtype=np.int64, count=len(pairs))
+        order = np.argsort(keys, kind="stable")
+        self._runs.append((keys[order], items[order]))
+        self._pending, self._n_pending = {}, 0
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            (k1, i1), (k2, i2) = self._runs.pop(), self._runs.pop()
+            keys, items = np.concatenate([k2, k1]), np.concatenate([i2, i1])
+            order = np.argsort(keys, kind="stable")
+            self._runs.append((keys[order], items[order]))
+
+    def query(self, sig: np.ndarray) -> list[int]:
+        """The items sharing at least one band with ``sig``, sorted."""
+        keys = self.keys(sig)
+        found = {i for k in keys.tolist() for i in self._pending.get(k, ())}
+        for run_keys, run_items in self._runs:
+            lo, hi = np.searchsorted(run_keys, keys, "left"), np.searchsorted(run_keys, keys, "right")
+            for a, b in zip(lo.tolist(), hi.tolist()):
+                if b > a:
+                    found.update(run_items[a:b].tolist())
+        return sorted(found)
+
+
+class NearIndex:
+    """Streaming MinHash LSH over kept items; see the module docstring."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 128, *, same_numbers: bool = True):
+        self.threshold, self.same_numbers = threshold, same_numbers
+        self.bands, self.rows = lsh_bands(threshold, num_perm)
+        self._lsh = Bands(self.bands, self.rows)
+        self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
+        self._nums = np.zeros(0, dtype=np.uint64)
+        self.ids: list[str] = []
+
+    def query(self, sig: np.ndarray, nums: int) -> tuple[str, float] | None:
+        """The most similar kept item at or above the threshold (ties: the earliest), with the estimate."""
+        cands = self._lsh.query(sig)
+        if not cands:
+            return None
+        sims = (self._sigs[cands] == sig).mean(axis=1)
+        best, best_j = None, -1.0
+        for c, j in zip(cands, sims.tolist()):
+            if j >= self.threshold and j > best_j and (not self.same_numbers or nums == int(self._nums[c])):
+                best, best_j = c, j
+        return None if best is None else (self.ids[best], best_j)
+
+    def add(self, ident: str, sig: np.ndarray, nums: int) -> None:
+        pos = len(self.ids)
+        if pos >= len(self._sigs):  # grow by doubling
+            grow = max(1024, pos)
+            self._sigs = np.concatenate([self._sigs, np.zeros((grow, self._sigs.shape[1]), np.uint32)])
+            self._nums = np.concatenate([self._nums, np.zeros(grow, np.uint64)])
+        self._sigs[pos], self._nums[pos] = sig, nums
+        self._lsh.add(pos, sig)
+        self.ids.append(ident)
