@@ -4,8 +4,8 @@ The set is shaped like QwQ teacher output after the rewrite stage: 4 samples per
 traces of 2k-22k characters (log-normal, median about 8k), every row with its ``response`` and
 Sky-T1 ``formatted`` text, 85% correct, 3% truncated. Planted, per 1,000 problems: 10 exact
 duplicate problems (case and spacing), 10 near duplicates (one word changed, same numbers,
-MinHash estimate >= 0.8), 10 reworded MATH-500 problems, 20 near-copy traces (a few words changed)
-and 10 identical traces.
+MinHash estimate >= 0.8), 10 MATH-500 problems behind an opening sentence (each once, until the
+ones of 20+ words run out), 20 near-copy traces (five words changed) and 10 identical traces.
 
 Usage: python benchmarks/bench_curate.py [--rows 10000,100000] [--ray]
 
@@ -64,6 +64,7 @@ def make_rows(n_rows: int, path: Path, seed: int = 0) -> dict:
     words = _vocab(rng)
     pool = _pool(rng, words)
     bench = [p["question"] for p in get_task("math500").problems() if len(p["question"].split()) >= 20]
+    rng.shuffle(bench)  # each planted benchmark copy is another benchmark problem (until they run out)
     planted = {"exact": [], "near": [], "bench": [], "near_copy": [], "same_trace": []}
     questions: list[str] = []
     n_problems = max(1, n_rows // 4)
@@ -77,8 +78,8 @@ def make_rows(n_rows: int, path: Path, seed: int = 0) -> dict:
             elif questions and kind < 0.02:
                 q = _edit(rng.choice(questions), rng, 1)
                 planted["near"].append(pid)
-            elif kind < 0.03:
-                q = "Here is a contest problem. " + rng.choice(bench)
+            elif kind < 0.03 and bench:
+                q = "Here is a contest problem. " + bench.pop()
                 planted["bench"].append(pid)
             else:
                 q = " ".join(rng.choice(words) if rng.random() > 0.15 else str(rng.randint(2, 9999))
