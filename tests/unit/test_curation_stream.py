@@ -62,13 +62,15 @@ def test_sample_dedup_drops_identical_and_near_copy_traces_of_one_problem_only()
     other = " ".join(rng.sample(words, len(words)))
     assert similarity(sketch(trace), sketch(near)) >= 0.9 > similarity(sketch(trace), sketch(other))
     d = SampleDedup(0.9)
-    assert d.check("p1", trace, "0") is None
-    assert d.check("p1", trace, "1") == ("duplicate_sample", None)
-    reason, sim = d.check("p1", near, "2")
+    assert d.check(1, trace, "0") is None
+    assert d.check(1, trace, "1") == ("duplicate_sample", None)
+    reason, sim = d.check(1, near, "2")
     assert reason == "near_copy_of:0" and 0.9 <= sim <= 1
-    assert d.check("p1", other, "3") is None
-    assert d.check("p2", near, "0") is None  # another problem's trace is never compared
-    assert SampleDedup(None).check("p", trace) is None
+    assert d.check(1, other, "3") is None
+    assert d.check(2000, near, "0") is None  # another problem's trace is never compared
+    assert d.check(2, "formatted once", "0", near_text=trace) is None
+    assert d.check(2, "formatted twice", "1", near_text=trace)[0] == "near_copy_of:0"  # near: by near_text
+    assert SampleDedup(None).check(0, trace) is None
     with pytest.raises(ValueError, match="near_copy_threshold"):
         SampleDedup(1.5)
 
@@ -150,6 +152,6 @@ def test_bands_in_sorted_runs_answer_as_one_dict_would():
         assert runs.query(s) == flat.query(s), i
         runs.add(i, s)
         flat.add(i, s)
-    assert len(runs._runs) > 1 and not flat._runs  # merged runs on one side, the dict alone on the other
+    assert len(runs._runs._runs) > 1 and not flat._runs._runs  # merged runs on one side, the dict alone on the other
     assert all(runs.query(s) == flat.query(s) for s in sigs)
     assert all(i in runs.query(sigs[40 + i]) for i in range(40))  # each variant finds its base

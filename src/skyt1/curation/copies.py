@@ -10,14 +10,15 @@ Contracts:
 - ``similarity(a, b, k=64) -> float``: the Jaccard estimate of two sketches: of the ``k``
   smallest hashes of their union, the share found in both (exact when both texts have fewer
   than ``k`` distinct 8-grams). Standard error about ``sqrt(J (1 - J) / k)``: 0.04 at J = 0.9.
-- ``SampleDedup(threshold)``: a streaming index of the traces kept so far, per problem.
-  ``check(problem_key, text) -> None | (reason, detail)`` returns ``("duplicate_sample", None)``
-  for a byte-identical trace of the same problem, ``("near_copy_of:<index>", J)`` when the
-  sketch similarity to a kept trace of the same problem is at least ``threshold`` (the most
+- ``SampleDedup(threshold)``: a streaming index of the traces kept so far, per problem (a
+  dense int id). ``check(problem, text, label, near_text=None) -> None | (reason, detail)``
+  returns ``("duplicate_sample", None)`` for a byte-identical ``text`` of the same problem,
+  ``("near_copy_of:<label>", J)`` when the sketch similarity of ``near_text`` (default:
+  ``text``) to a kept trace's of the same problem is at least ``threshold`` (the most
   similar one; ties: the earliest), else None, and then keeps the trace. ``threshold=None``
-  checks identity only. Memory per kept trace: 25 bytes (a digest, a link to the problem's
+  checks identity only. Memory per kept trace: 24 bytes (a digest, a link to the problem's
   previous trace, a label) plus ``4 k + 1`` (its sketch: 257 bytes at k = 64) when
-  ``threshold`` is set, and one dict entry per problem; no text is kept.
+  ``threshold`` is set, and 8 bytes per problem; no text is kept.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class SampleDedup:
         if threshold is not None and not 0.0 < threshold <= 1.0:
             raise ValueError(f"near_copy_threshold must be within (0, 1], got {threshold}")
         self.threshold, self.k = threshold, k
-        self._last: dict[object, int] = {}  # problem -> slot of its latest kept trace
+        self._last = np.zeros(0, dtype=np.int64)  # problem -> 1 + slot of its latest kept trace (0: none)
         self._n = 0
         self._prev = np.zeros(0, dtype=np.int64)  # slot -> the problem's kept trace before it, or -1
         self._digests = np.zeros(0, dtype=np.uint64)
@@ -69,19 +70,19 @@ class SampleDedup:
         self._sketches = np.zeros((0, k if threshold is not None else 0), dtype=np.uint32)
         self._lens = np.zeros(0, dtype=np.uint8)
 
-    def _slots(self, problem_key) -> list[int]:
-        out, s = [], self._last.get(problem_key, -1)
+    def _slots(self, problem: int) -> list[int]:
+        out, s = [], int(self._last[problem]) - 1 if problem < len(self._last) else -1
         while s >= 0:
             out.append(s)
             s = int(self._prev[s])
         return out[::-1]
 
-    def check(self, problem_key, text: str, label: str = "") -> tuple[str, float | None] | None:
+    def check(self, problem: int, text: str, label: str = "", near_text: str | None = None):
         digest = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
-        slots = self._slots(problem_key)
+        slots = self._slots(problem)
         if any(int(self._digests[s]) == digest for s in slots):
             return "duplicate_sample", None
-        sk = sketch(text, self.k) if self.threshold is not None else None
+        sk = sketch(near_text if near_text is not None else text, self.k) if self.threshold is not None else None
         if sk is not None:
             best, best_j, mine = None, -1.0, sk.tolist()
             for s in slots:
@@ -90,20 +91,22 @@ class SampleDedup:
                     best, best_j = s, j
             if best is not None:
                 return f"near_copy_of:{self._labels[best]}", round(best_j, 4)
-        self._keep(problem_key, digest, sk, label)
+        self._keep(problem, digest, sk, label)
         return None
 
-    def _keep(self, problem_key, digest: int, sk: np.ndarray | None, label: str) -> None:
+    def _keep(self, problem: int, digest: int, sk: np.ndarray | None, label: str) -> None:
         slot = self._n
         self._n += 1
-        if slot >= len(self._digests):  # grow by doubling: amortised O(1) per trace
-            grow = max(1024, len(self._digests))
+        if problem >= len(self._last):
+            self._last = np.concatenate([self._last, np.zeros(max(1024, problem + 1 - len(self._last)), np.int64)])
+        if slot >= len(self._digests):  # grow by half: amortised O(1) per trace, at most a third unused
+            grow = max(1024, len(self._digests) // 2)
             self._prev = np.concatenate([self._prev, np.zeros(grow, dtype=np.int64)])
             self._digests = np.concatenate([self._digests, np.zeros(grow, dtype=np.uint64)])
             self._sketches = np.concatenate([self._sketches, np.zeros((grow, self._sketches.shape[1]), np.uint32)])
             self._lens = np.concatenate([self._lens, np.zeros(grow, dtype=np.uint8)])
-        self._prev[slot] = self._last.get(problem_key, -1)
-        self._last[problem_key] = slot
+        self._prev[slot] = self._last[problem] - 1
+        self._last[problem] = slot + 1
         self._digests[slot] = digest
         self._labels.append(int(label) if label.isdigit() and len(label) < 4 else label)  # small ints are shared
         if sk is not None:

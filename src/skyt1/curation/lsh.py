@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Bands", "NearIndex", "lsh_bands", "optimal_bands"]
+__all__ = ["Bands", "NearIndex", "Runs", "lsh_bands", "optimal_bands"]
 
 
 def lsh_bands(threshold: float, num_perm: int = 128, recall: float = 0.99) -> tuple[int, int]:
@@ -51,32 +51,26 @@ def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 _MIX = np.random.default_rng(12345).integers(1, 1 << 63, size=64, dtype=np.uint64) | np.uint64(1)
 
 
-class Bands:
-    """A banded LSH index; see the module docstring."""
+class Runs:
+    """A multimap from 64-bit keys to int items in 12 bytes an entry: new entries wait in a
+    small dict, then merge into sorted numpy runs of geometric sizes (a log-structured merge,
+    O(log n) runs, each searched with ``np.searchsorted``). Items come back in insertion order."""
 
-    def __init__(self, bands: int, rows: int, buffer: int = 2048):
-        self.bands, self.rows, self.buffer = bands, rows, buffer
-        self._salt = np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    def __init__(self, buffer: int = 32768):
+        self.buffer = buffer
         self._pending: dict[int, list[int]] = {}
         self._n_pending = 0
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys uint64, items int64)
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys uint64, items int32)
 
-    def keys(self, sig: np.ndarray) -> np.ndarray:
-        """One 64-bit key per band."""
-        m = sig[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
-        return (m * _MIX[: self.rows]).sum(axis=1, dtype=np.uint64) ^ self._salt
-
-    def add(self, item: int, sig: np.ndarray) -> None:
-        for k in self.keys(sig).tolist():
-            self._pending.setdefault(k, []).append(item)
+    def add(self, key: int, item: int) -> None:
+        self._pending.setdefault(key, []).append(item)
         self._n_pending += 1
         if self._n_pending >= self.buffer:
             self._flush()
 
     def _flush(self) -> None:
-        pairs = [(k, i) for k, items in self._pending.items() for i in items]
-        keys = np.fromiter((k for k, _ in pairs), dtype=np.uint64, count=len(pairs))
-        items = np.fromiter((i for _, i in pairs), dtype=np.int64, count=len(pairs))
+        keys = np.fromiter((k for k, items in self._pending.items() for _ in items), np.uint64, self._n_pending)
+        items = np.fromiter((i for v in self._pending.values() for i in v), np.int32, self._n_pending)
         order = np.argsort(keys, kind="stable")
         self._runs.append((keys[order], items[order]))
         self._pending, self._n_pending = {}, 0
@@ -86,16 +80,43 @@ class Bands:
             order = np.argsort(keys, kind="stable")
             self._runs.append((keys[order], items[order]))
 
-    def query(self, sig: np.ndarray) -> list[int]:
-        """The items sharing at least one band with ``sig``, sorted."""
-        keys = self.keys(sig)
+    def get_many(self, keys: np.ndarray) -> set[int]:
+        """The items of any of ``keys``."""
         found = {i for k in keys.tolist() for i in self._pending.get(k, ())}
         for run_keys, run_items in self._runs:
             lo, hi = np.searchsorted(run_keys, keys, "left"), np.searchsorted(run_keys, keys, "right")
             for a, b in zip(lo.tolist(), hi.tolist()):
                 if b > a:
                     found.update(run_items[a:b].tolist())
-        return sorted(found)
+        return found
+
+    def get(self, key: int) -> list[int]:
+        """The items of ``key``, oldest first."""
+        out = [int(i) for run_keys, run_items in self._runs
+               for i in run_items[np.searchsorted(run_keys, key, "left"):np.searchsorted(run_keys, key, "right")]]
+        return out + self._pending.get(key, [])
+
+
+class Bands:
+    """A banded LSH index over ``Runs``; see the module docstring."""
+
+    def __init__(self, bands: int, rows: int, buffer: int = 32768):
+        self.bands, self.rows = bands, rows
+        self._salt = np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        self._runs = Runs(buffer)
+
+    def keys(self, sig: np.ndarray) -> np.ndarray:
+        """One 64-bit key per band."""
+        m = sig[: self.bands * self.rows].reshape(self.bands, self.rows).astype(np.uint64)
+        return (m * _MIX[: self.rows]).sum(axis=1, dtype=np.uint64) ^ self._salt
+
+    def add(self, item: int, sig: np.ndarray) -> None:
+        for k in self.keys(sig).tolist():
+            self._runs.add(k, item)
+
+    def query(self, sig: np.ndarray) -> list[int]:
+        """The items sharing at least one band with ``sig``, sorted."""
+        return sorted(self._runs.get_many(self.keys(sig)))
 
 
 class NearIndex:
@@ -123,8 +144,8 @@ class NearIndex:
 
     def add(self, ident: str, sig: np.ndarray, nums: int) -> None:
         pos = len(self.ids)
-        if pos >= len(self._sigs):  # grow by doubling
-            grow = max(1024, pos)
+        if pos >= len(self._sigs):  # grow by half: amortised O(1), at most a third unused
+            grow = max(1024, pos // 2)
             self._sigs = np.concatenate([self._sigs, np.zeros((grow, self._sigs.shape[1]), np.uint32)])
             self._nums = np.concatenate([self._nums, np.zeros(grow, np.uint64)])
         self._sigs[pos], self._nums[pos] = sig, nums

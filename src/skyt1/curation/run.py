@@ -13,9 +13,10 @@
   Memory: one batch of rows at a time, plus what the steps keep.
 - ``Log(steps, dropped_path)``: per logged step, rows in and kept, problems in and kept, and
   rows dropped by reason (the part before the first ``:``), as the summary's ``steps``; every
-  dropped row goes straight to ``dropped.jsonl`` with ``dropped_at``. Memory: one byte and one
-  dict entry per problem (how far its rows got), plus one entry per problem removed at
-  ``gold``, ``dedup`` and ``decontaminate`` (the summary's ``removed``).
+  dropped row goes straight to ``dropped.jsonl`` with ``dropped_at``. Memory: two bytes per
+  problem (how far its rows got; whether it was dropped at a problem-level step), plus one
+  entry per problem removed at ``gold``, ``dedup`` and ``decontaminate`` (the summary's
+  ``removed``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,47 @@ from pathlib import Path
 
 from skyt1.records import RecordError
 
-__all__ = ["PROBLEM_LEVEL", "Log", "Source", "run_steps"]
+__all__ = ["PROBLEM_LEVEL", "Log", "ProblemIds", "Source", "run_steps"]
 
 PROBLEM_LEVEL = ("gold", "dedup", "decontaminate", "difficulty")
+
+
+class ProblemIds:
+    """Problem id -> a dense int, in order of first appearance in the input (``run_steps``
+    registers every input row first); ``names[i]`` is the id back. The one dict keyed by
+    problem: the steps and the log keep arrays indexed by these ints (about 100 bytes a problem
+    here, a few bytes in each index)."""
+
+    def __init__(self):
+        self._ids: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def __call__(self, pid: str) -> int:
+        i = self._ids.get(pid)
+        if i is None:
+            i = self._ids[pid] = len(self.names)
+            self.names.append(pid)
+        return i
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class Flags:
+    """A set of problem ids as one byte per problem: ``add(pid)``, ``pid in flags``."""
+
+    def __init__(self, ids: ProblemIds):
+        self.ids, self.bits = ids, bytearray()
+
+    def add(self, pid: str) -> None:
+        i = self.ids(pid)
+        if i >= len(self.bits):
+            self.bits.extend(bytes(len(self.ids) - len(self.bits)))
+        self.bits[i] = 1
+
+    def __contains__(self, pid: str) -> bool:
+        i = self.ids(pid)
+        return i < len(self.bits) and self.bits[i] == 1
 
 
 class Source:
@@ -120,14 +159,14 @@ _LISTED = {
 class Log:
     """Counts per step and the dropped rows; see the module docstring."""
 
-    def __init__(self, names: list[str], dropped_path: Path):
-        self.names = names
+    def __init__(self, names: list[str], dropped_path: Path, ids: ProblemIds):
+        self.names, self.ids = names, ids
         self.counts = [{"in": 0, "kept": 0, "dropped": Counter()} for _ in names]
         self.extra: list[dict] = [{} for _ in names]
-        self.pids: dict[str, int] = {}
         self.depth = bytearray()  # per problem: 1 + the last step one of its rows passed
         self.removed: dict[str, list] = {"missing_gold": [], "duplicates": [], "contaminated": []}
-        self.excluded: set[str] = set()  # problems dropped at a problem-level step
+        self.excluded = Flags(ids)  # problems dropped at a problem-level step
+        self._listed: dict[str, Flags] = {}
         self.dropped_path = Path(dropped_path)
         self._fh = None
 
@@ -142,14 +181,13 @@ class Log:
         name, c = self.names[k], self.counts[k]
         c["in"] += len(rows_in)
         c["kept"] += len(kept)
-        for r in rows_in if k == 0 else ():
-            if r["problem_id"] not in self.pids:
-                self.pids[r["problem_id"]] = len(self.depth)
-                self.depth.append(0)
+        if len(self.depth) < len(self.ids):
+            self.depth.extend(bytes(len(self.ids) - len(self.depth)))
         for r in kept:
-            i = self.pids[r["problem_id"]]
-            self.depth[i] = max(self.depth[i], k + 1)
-        seen_listed = {m["problem_id"] for m in self.removed[_LISTED[name][0]]} if name in _LISTED and dropped else ()
+            i = self.ids(r["problem_id"])
+            if self.depth[i] <= k:
+                self.depth[i] = k + 1
+        seen_listed = self._listed.setdefault(name, Flags(self.ids))
         for d in dropped:
             c["dropped"][d["drop_reason"].split(":")[0]] += 1
             self._fh.write(json.dumps({**d, "dropped_at": name}, ensure_ascii=False) + "\n")
@@ -159,6 +197,10 @@ class Log:
                 seen_listed.add(d["problem_id"])
                 self.removed[_LISTED[name][0]].append({"problem_id": d["problem_id"], "task": d.get("task"),
                                                        "question": _short(d.get("question")), **_LISTED[name][1](d)})
+
+    def problems_kept(self) -> int:
+        """Problems with a row past every step."""
+        return sum(1 for d in self.depth if d == len(self.names))
 
     def steps(self) -> list[dict]:
         counts = Counter(self.depth)
@@ -178,11 +220,14 @@ def _through(steps, batch: list[dict]) -> list[dict]:
 
 def run_steps(steps, source: Source, log: Log, sink, tap=None) -> None:
     """Prepare, then run every batch through ``steps``; see the module docstring."""
+    ids = log.ids
     for k, step in enumerate(steps):
         if step.needs_pass:
             for s in steps[:k]:
                 s.rewind()
             for _, batch in source.batches():
+                for r in batch:
+                    ids(r["problem_id"])
                 if rows := _through(steps[:k], batch):
                     step.observe(rows)
             step.settle()
@@ -190,6 +235,8 @@ def run_steps(steps, source: Source, log: Log, sink, tap=None) -> None:
         s.rewind()
     index = {s.name: i for i, s in enumerate(s for s in steps if s.logged)}
     for start, batch in source.batches():
+        for r in batch:
+            ids(r["problem_id"])
         if tap is not None:
             tap(start, batch)
         for step in steps:

@@ -133,18 +133,15 @@ class Samples(Step):
 
     name = "dedup_samples"
 
-    def __init__(self, threshold: float | None):
+    def __init__(self, threshold: float | None, ids):
         super().__init__()
-        self.exact, self.near = SampleDedup(None), SampleDedup(threshold) if threshold is not None else None
+        self.ids, self.seen = ids, SampleDedup(threshold)
         self._drops: dict[int, tuple[str, float | None]] = {}
         self._decided = 0
 
     def _decide(self, row: dict) -> tuple[str, float | None] | None:
-        pid = row["problem_id"]
-        hit = self.exact.check(pid, str(row["formatted"]))
-        if hit is None and self.near is not None:
-            hit = self.near.check(pid, str(row.get("response") or row["formatted"]), label=str(row.get("index", "")))
-        return hit
+        return self.seen.check(self.ids(row["problem_id"]), str(row["formatted"]), label=str(row.get("index", "")),
+                               near_text=str(row.get("response") or row["formatted"]))
 
     def __call__(self, rows):
         kept, dropped = [], []
@@ -165,75 +162,88 @@ class Samples(Step):
 
 
 class _PerProblem(Step):
-    """A verdict per problem, taken when its first row arrives and memoised (one entry per
-    problem; a dropped problem also keeps its drop fields). ``mapper`` runs the heavy part."""
+    """A verdict per problem, taken when its first row arrives and memoised: one byte per
+    problem (``ids``: the run's ``run.ProblemIds``), plus the drop fields of each dropped one.
+    ``mapper`` runs the heavy part."""
 
-    def __init__(self, mapper):
+    def __init__(self, mapper, ids):
         super().__init__()
-        self.mapper = mapper
-        self._verdicts: dict[str, dict | None] = {}
+        self.mapper, self.ids = mapper, ids
+        self._state = bytearray()  # per problem: 0 undecided, 1 kept, 2 dropped
+        self._drops: dict[int, dict] = {}
 
-    def decide(self, new: list[tuple[str, str]]) -> None:
+    def decide(self, new: list[tuple[int, str, str]]) -> None:
+        """Call ``self.verdict(i, fields)`` for each new ``(id, problem_id, question)``."""
         raise NotImplementedError
 
+    def verdict(self, i: int, fields: dict | None) -> None:
+        self._state[i] = 1 if fields is None else 2
+        if fields is not None:
+            self._drops[i] = fields
+
     def __call__(self, rows):
-        new = {}
+        if len(self._state) < len(self.ids):
+            self._state.extend(bytes(len(self.ids) - len(self._state)))
+        new: dict[int, tuple[int, str, str]] = {}
         for r in rows:
-            if r["problem_id"] not in self._verdicts and r["problem_id"] not in new:
-                new[r["problem_id"]] = str(r.get("question", ""))
+            i = self.ids(r["problem_id"])
+            if self._state[i] == 0 and i not in new:
+                new[i] = (i, r["problem_id"], str(r.get("question", "")))
         if new:
-            self.decide(list(new.items()))
+            self.decide(list(new.values()))
         kept, dropped = [], []
         for r in rows:
-            v = self._verdicts[r["problem_id"]]
-            (kept.append(r) if v is None else dropped.append({**r, **v}))
+            i = self.ids(r["problem_id"])
+            (kept.append(r) if self._state[i] == 1 else dropped.append({**r, **self._drops[i]}))
         return kept, dropped
 
 
 class Problems(_PerProblem):
     """``dedup``: exact (``duplicate_of:<id>``) then MinHash near duplicates
     (``near_duplicate_of:<id>``, ``drop_detail`` = the estimate) across problems, first
-    occurrence wins. Memory per problem: its verdict, a 64-bit key of its normalised text, and
-    for kept ones ``dedup.NearIndex``'s entry."""
+    occurrence wins. Memory per problem: a byte, 12 bytes for its normalised text's key
+    (``lsh.Runs``) and, for kept ones, ``lsh.NearIndex``'s 772 bytes."""
 
     name = "dedup"
 
-    def __init__(self, threshold: float | None, mapper, num_perm: int = 128):
-        from skyt1.curation.dedup import NearIndex
+    def __init__(self, threshold: float | None, mapper, ids, num_perm: int = 128):
+        from skyt1.curation.lsh import NearIndex, Runs
 
-        super().__init__(mapper)
+        super().__init__(mapper, ids)
         self.num_perm = num_perm
-        self._exact: dict[int, str] = {}
+        self._exact = Runs()
         self.index = NearIndex(threshold, num_perm) if threshold is not None else None
 
     def decide(self, new):
-        feats = self.mapper(problem_features, [q for _, q in new], self.num_perm)
-        for (pid, _), (tkey, sig, nums) in zip(new, feats, strict=True):
-            if tkey in self._exact:
-                self._verdicts[pid] = {"drop_reason": f"duplicate_of:{self._exact[tkey]}"}
+        feats = self.mapper(problem_features, [q for _, _, q in new], self.num_perm)
+        for (i, pid, _), (tkey, sig, nums) in zip(new, feats, strict=True):
+            first = self._exact.get(tkey)
+            if first:
+                self.verdict(i, {"drop_reason": f"duplicate_of:{self.ids.names[first[0]]}"})
                 continue
-            self._exact[tkey] = pid
+            self._exact.add(tkey, i)
             hit = self.index.query(sig, nums) if self.index is not None else None
             if hit is not None:
-                self._verdicts[pid] = {"drop_reason": f"near_duplicate_of:{hit[0]}", "drop_detail": round(hit[1], 4)}
+                self.verdict(i, {"drop_reason": f"near_duplicate_of:{hit[0]}", "drop_detail": round(hit[1], 4)})
                 continue
             if self.index is not None:
                 self.index.add(pid, sig, nums)
-            self._verdicts[pid] = None
+            self.verdict(i, None)
 
 
 class Contamination(_PerProblem):
     """``decontaminate``: problems matching an evaluation benchmark (``contaminated:<benchmark>``,
-    ``contamination`` = the check). Memory: one verdict per problem, plus the benchmark index."""
+    ``contamination`` = the check). Memory: a byte per problem, the check of each dropped one,
+    and the benchmark index."""
 
     name = "decontaminate"
 
-    def __init__(self, benchmarks: list[str], min_overlap: float, mapper):
-        super().__init__(mapper)
+    def __init__(self, benchmarks: list[str], min_overlap: float, mapper, ids):
+        super().__init__(mapper, ids)
         self.benchmarks, self.min_overlap = tuple(benchmarks), min_overlap
 
     def decide(self, new):
-        hits = self.mapper(contamination, [q for _, q in new], self.benchmarks, self.min_overlap)
-        for (pid, _), hit in zip(new, hits, strict=True):
-            self._verdicts[pid] = None if hit is None else {"drop_reason": f"contaminated:{hit['benchmark']}",
-                                                            "contamination": hit}
+        hits = self.mapper(contamination, [q for _, _, q in new], self.benchmarks, self.min_overlap)
+        for (i, _, _), hit in zip(new, hits, strict=True):
+            self.verdict(i, None if hit is None else {"drop_reason": f"contaminated:{hit['benchmark']}",
+                                                      "contamination": hit})

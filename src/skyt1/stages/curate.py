@@ -34,12 +34,14 @@ Hugging Face dataset with a card), and ``token_lengths.png`` (``histograms``).
 
 Curation without an LLM rater is deterministic and quick, so an interrupted run starts over.
 
-Streaming (``curation.run``): rows are read, filtered and written in batches of
-``BATCH`` rows; nothing holds the whole set. Memory is one batch plus the indexes the steps
-need, stated on each step (``curation.steps``, ``curation.shaping``): per problem, a few dict
-entries and, for kept problems, a 128-permutation MinHash signature and its LSH bands (about
-2 kB); per kept trace a digest and a 64-hash sketch (about 0.4 kB); per input row 8 bytes (its
-file offset) and, with ``preference``, about 40 bytes (its length and verdict). The policies
+Streaming (``curation.run``): rows are read, filtered and written in batches of ``BATCH``
+rows; nothing holds the whole set, and no index holds text. Memory is one batch plus the
+indexes the steps need, stated on each step (``curation.steps``, ``curation.shaping``): per
+problem about 0.9 kB (its id, once; a byte or two per step; for kept ones a 128-permutation
+MinHash signature and its LSH band keys, 772 bytes); per kept trace about 0.3 kB (a digest and
+a 64-hash sketch); per input row 16 bytes (its file offset, its teacher tokens) and, with
+``preference``, 33 more (its length, index and verdict). ``benchmarks/bench_curate.py``
+measures the peak. The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
 preparation pass over the input. With ``ray`` set, MinHash signatures and benchmark checks of
 each batch's new problems run as Ray tasks over shards (``curation.shards``), with the same
@@ -59,7 +61,7 @@ from skyt1.cost import Ledger
 from skyt1.curation.card import dataset_card, provenance
 from skyt1.curation.export import SftWriter, save_hf_dataset, to_messages, write_preference_exports
 from skyt1.curation.mixture import check_targets
-from skyt1.curation.run import Log, Source, run_steps
+from skyt1.curation.run import Log, ProblemIds, Source, run_steps
 from skyt1.curation.shaping import DifficultyFilter, DifficultyLabels, Length, Mixture, Tokens
 from skyt1.curation.shards import Mapper
 from skyt1.curation.stats import TokenCounter, length_histograms_of, token_report_of
@@ -81,13 +83,13 @@ def _validate(cfg: CurateConfig) -> None:
         raise ValueError(f"curate.min_tokens ({cfg.min_tokens}) > curate.max_tokens ({cfg.max_tokens})")
 
 
-def build_steps(cfg: CurateConfig, stage_dir: Path, ledger, mapper, counter) -> list:
+def build_steps(cfg: CurateConfig, stage_dir: Path, ledger, mapper, counter, ids: ProblemIds) -> list:
     """The recipe's steps, in order (see the module docstring)."""
     steps = [Gold(), Select(cfg.policy), Rewrite()]
     if cfg.dedup:
-        steps += [Samples(cfg.near_copy_threshold), Problems(cfg.near_dedup_threshold, mapper)]
+        steps += [Samples(cfg.near_copy_threshold, ids), Problems(cfg.near_dedup_threshold, mapper, ids)]
     if cfg.decontaminate:
-        steps.append(Contamination(cfg.decontaminate, cfg.decontaminate_min_overlap, mapper))
+        steps.append(Contamination(cfg.decontaminate, cfg.decontaminate_min_overlap, mapper, ids))
     if cfg.difficulty_rater is not None or cfg.min_difficulty is not None or cfg.max_difficulty is not None:
         cache = stage_dir / "difficulty.jsonl"
         steps += [DifficultyLabels(cfg.difficulty_rater, cfg.difficulty_prompt, cache, ledger),
@@ -105,7 +107,7 @@ class _Kept:
     """What the summary and the card need of the kept rows: counts and token series, no text."""
 
     def __init__(self):
-        self.n, self.problems = 0, set()
+        self.n = 0
         self.sources, self.teachers, self.rewriters = Counter(), set(), set()
         self.tokens: dict[str, array] = {}
         self.teacher_in, self.teacher_kept = array("q"), array("q")
@@ -115,7 +117,6 @@ class _Kept:
 
     def add(self, r: dict) -> None:
         self.n += 1
-        self.problems.add(r["problem_id"])
         self.sources[str(r.get("task", "unknown"))] += 1
         for key, into in (("model", self.teachers), ("rewriter", self.rewriters)):
             if r.get(key):
@@ -140,8 +141,9 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     tokens_wanted = cfg.histograms or cfg.min_tokens is not None or cfg.max_tokens is not None
     counter = TokenCounter(cfg.tokenizer) if tokens_wanted else None
     mapper = Mapper(cfg.ray)
-    steps = build_steps(cfg, stage.dir, ledger, mapper, counter)
-    log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl")
+    ids = ProblemIds()
+    steps = build_steps(cfg, stage.dir, ledger, mapper, counter, ids)
+    log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl", ids)
     system = system_prompt_text(cfg.system_prompt) or ""
     sft = SftWriter(stage.dir, cfg.name, system, assistant_key="formatted")
     kept = _Kept()
@@ -156,7 +158,7 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
         mapper.close()
     paths = sft.close(redo=stage.records)
     user_key = sft.user_key or "question"
-    summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": len(kept.problems), "steps": log.steps(),
+    summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": log.problems_kept(), "steps": log.steps(),
                "removed": log.removed, "dropped_file": str(log.dropped_path)}
     if pairs is not None:
         _write_pairs(pairs, source, log.excluded, user_key, stage.dir, cfg.name, system, paths, summary)
