@@ -17,7 +17,7 @@ Contracts:
   ``text``) to a kept trace's of the same problem is at least ``threshold`` (the most
   similar one; ties: the earliest), else None, and then keeps the trace. ``threshold=None``
   checks identity only. Memory per kept trace: 24 bytes (a digest, a link to the problem's
-  previous trace, a label) plus ``4 k + 1`` (its sketch: 257 bytes at k = 64) when
+  previous trace, a label) plus ``4 (k + 1)`` (its sketch and length: 260 bytes at k = 64) when
   ``threshold`` is set, and 8 bytes per problem; no text is kept.
 """
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+
+from skyt1.curation.lsh import Rows
 
 __all__ = ["SampleDedup", "similarity", "sketch"]
 
@@ -67,8 +69,7 @@ class SampleDedup:
         self._prev = np.zeros(0, dtype=np.int64)  # slot -> the problem's kept trace before it, or -1
         self._digests = np.zeros(0, dtype=np.uint64)
         self._labels: list = []  # what a near copy names: the kept trace's index
-        self._sketches = np.zeros((0, k if threshold is not None else 0), dtype=np.uint32)
-        self._lens = np.zeros(0, dtype=np.uint8)
+        self._sketches = Rows(k + 1)  # the sketch, then its length
 
     def _slots(self, problem: int) -> list[int]:
         out, s = [], int(self._last[problem]) - 1 if problem < len(self._last) else -1
@@ -86,7 +87,8 @@ class SampleDedup:
         if sk is not None:
             best, best_j, mine = None, -1.0, sk.tolist()
             for s in slots:
-                j = similarity(mine, self._sketches[s, : self._lens[s]].tolist(), self.k)
+                row = self._sketches[s]
+                j = similarity(mine, row[: row[self.k]].tolist(), self.k)
                 if j >= self.threshold and j > best_j:
                     best, best_j = s, j
             if best is not None:
@@ -103,12 +105,11 @@ class SampleDedup:
             grow = max(1024, len(self._digests) // 2)
             self._prev = np.concatenate([self._prev, np.zeros(grow, dtype=np.int64)])
             self._digests = np.concatenate([self._digests, np.zeros(grow, dtype=np.uint64)])
-            self._sketches = np.concatenate([self._sketches, np.zeros((grow, self._sketches.shape[1]), np.uint32)])
-            self._lens = np.concatenate([self._lens, np.zeros(grow, dtype=np.uint8)])
         self._prev[slot] = self._last[problem] - 1
         self._last[problem] = slot + 1
         self._digests[slot] = digest
         self._labels.append(int(label) if label.isdigit() and len(label) < 4 else label)  # small ints are shared
         if sk is not None:
-            self._sketches[slot, : len(sk)] = sk
-            self._lens[slot] = len(sk)
+            row = np.zeros(self.k + 1, dtype=np.uint32)
+            row[: len(sk)], row[self.k] = sk, len(sk)
+            self._sketches.append(row)

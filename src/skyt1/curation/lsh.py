@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Bands", "NearIndex", "Runs", "lsh_bands", "optimal_bands"]
+__all__ = ["Bands", "NearIndex", "Rows", "Runs", "lsh_bands", "optimal_bands"]
 
 
 def lsh_bands(threshold: float, num_perm: int = 128, recall: float = 0.99) -> tuple[int, int]:
@@ -49,6 +49,29 @@ def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 _MIX = np.random.default_rng(12345).integers(1, 1 << 63, size=64, dtype=np.uint64) | np.uint64(1)
+
+
+class Rows:
+    """A growable table of fixed-width rows (``width`` values of ``dtype``) kept in chunks of
+    ``chunk`` rows: growing never copies, and at most one chunk is unused."""
+
+    def __init__(self, width: int, dtype=np.uint32, chunk: int = 8192):
+        self.width, self.dtype, self.chunk = width, dtype, chunk
+        self._chunks: list[np.ndarray] = []
+        self.n = 0
+
+    def append(self, row) -> int:
+        if self.n == len(self._chunks) * self.chunk:
+            self._chunks.append(np.zeros((self.chunk, self.width), dtype=self.dtype))
+        i, self.n = self.n, self.n + 1
+        self._chunks[i // self.chunk][i % self.chunk, : len(row)] = row
+        return i
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self._chunks[i // self.chunk][i % self.chunk]
+
+    def take(self, rows: list[int]) -> np.ndarray:
+        return np.stack([self[i] for i in rows]) if rows else np.zeros((0, self.width), self.dtype)
 
 
 class Runs:
@@ -126,8 +149,8 @@ class NearIndex:
         self.threshold, self.same_numbers = threshold, same_numbers
         self.bands, self.rows = lsh_bands(threshold, num_perm)
         self._lsh = Bands(self.bands, self.rows)
-        self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
-        self._nums = np.zeros(0, dtype=np.uint64)
+        self._sigs = Rows(num_perm)
+        self._nums = Rows(1, np.uint64)
         self.ids: list[str] = []
 
     def query(self, sig: np.ndarray, nums: int) -> tuple[str, float] | None:
@@ -135,19 +158,15 @@ class NearIndex:
         cands = self._lsh.query(sig)
         if not cands:
             return None
-        sims = (self._sigs[cands] == sig).mean(axis=1)
+        sims = (self._sigs.take(cands) == sig).mean(axis=1)
         best, best_j = None, -1.0
         for c, j in zip(cands, sims.tolist()):
-            if j >= self.threshold and j > best_j and (not self.same_numbers or nums == int(self._nums[c])):
+            if j >= self.threshold and j > best_j and (not self.same_numbers or nums == int(self._nums[c][0])):
                 best, best_j = c, j
         return None if best is None else (self.ids[best], best_j)
 
     def add(self, ident: str, sig: np.ndarray, nums: int) -> None:
-        pos = len(self.ids)
-        if pos >= len(self._sigs):  # grow by half: amortised O(1), at most a third unused
-            grow = max(1024, pos // 2)
-            self._sigs = np.concatenate([self._sigs, np.zeros((grow, self._sigs.shape[1]), np.uint32)])
-            self._nums = np.concatenate([self._nums, np.zeros(grow, np.uint64)])
-        self._sigs[pos], self._nums[pos] = sig, nums
+        pos = self._sigs.append(sig)
+        self._nums.append([nums])
         self._lsh.add(pos, sig)
         self.ids.append(ident)
