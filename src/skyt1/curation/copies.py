@@ -17,7 +17,8 @@ Contracts:
   ``text``) to a kept trace's of the same problem is at least ``threshold`` (the most
   similar one; ties: the earliest), else None, and then keeps the trace. ``threshold=None``
   checks identity only. Memory per kept trace: 24 bytes (a digest, a link to the problem's
-  previous trace, a label) plus ``4 (k + 1)`` (its sketch and length: 260 bytes at k = 64) when
+  previous trace, a label) plus ``4 (k + 1)`` (its sketch and length: 196 bytes at its default
+  k = 48, standard error 0.043 at J = 0.9) when
   ``threshold`` is set, and 8 bytes per problem; no text is kept.
 """
 
@@ -60,7 +61,7 @@ def similarity(a, b, k: int = 64) -> float:
 class SampleDedup:
     """Identical and near-copy traces within each problem; see the module docstring."""
 
-    def __init__(self, threshold: float | None = 0.9, k: int = 64):
+    def __init__(self, threshold: float | None = 0.9, k: int = 48):
         if threshold is not None and not 0.0 < threshold <= 1.0:
             raise ValueError(f"near_copy_threshold must be within (0, 1], got {threshold}")
         self.threshold, self.k = threshold, k

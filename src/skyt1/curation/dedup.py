@@ -26,7 +26,7 @@ and rows instead so that a pair at ``threshold`` is a candidate with probability
 candidate is then verified by its MinHash estimate, so the banding only decides recall.
 
 ``lsh.NearIndex`` is the streaming form the ``curate`` stage uses: problems arrive one at a
-time and each is checked against the problems kept before it, in 772 bytes per kept problem;
+time and each is checked against the problems kept before it, in 516 bytes per kept problem;
 no text is kept.
 """
 

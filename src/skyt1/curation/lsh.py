@@ -13,9 +13,10 @@
   entry costs 12 bytes (key and item) instead of a Python dict entry's ~100.
 - ``NearIndex(threshold, num_perm, same_numbers=True)``: ``query(sig, numbers_key)`` -> the
   most similar added item at or above ``threshold`` (ties: the earliest) and its estimate;
-  ``add(ident, sig, numbers_key)``. Memory per added item: its signature (``4 num_perm``
-  bytes), its numbers key (8) and its band entries (``12 bands``): 772 bytes at 128
-  permutations, plus its ``ident`` (shared with the caller).
+  ``add(ident, sig, numbers_key)``. The estimate compares the low 16 bits of each position
+  (a spurious match is 1 in 65,536, below the estimate's own error by far). Memory per added
+  item: its signature (``2 num_perm`` bytes), its numbers key (8) and its band entries
+  (``12 bands``): 516 bytes at 128 permutations, plus its ``ident`` (shared with the caller).
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ class NearIndex:
         self.threshold, self.same_numbers = threshold, same_numbers
         self.bands, self.rows = lsh_bands(threshold, num_perm)
         self._lsh = Bands(self.bands, self.rows)
-        self._sigs = Rows(num_perm)
+        self._sigs = Rows(num_perm, np.uint16)  # the low 16 bits: 1 / 65536 of positions collide
         self._nums = Rows(1, np.uint64)
         self.ids: list[str] = []
 
@@ -158,7 +159,7 @@ class NearIndex:
         cands = self._lsh.query(sig)
         if not cands:
             return None
-        sims = (self._sigs.take(cands) == sig).mean(axis=1)
+        sims = (self._sigs.take(cands) == sig.astype(np.uint16)).mean(axis=1)
         best, best_j = None, -1.0
         for c, j in zip(cands, sims.tolist()):
             if j >= self.threshold and j > best_j and (not self.same_numbers or nums == int(self._nums[c][0])):
@@ -166,7 +167,7 @@ class NearIndex:
         return None if best is None else (self.ids[best], best_j)
 
     def add(self, ident: str, sig: np.ndarray, nums: int) -> None:
-        pos = self._sigs.append(sig)
+        pos = self._sigs.append(sig.astype(np.uint16))
         self._nums.append([nums])
         self._lsh.add(pos, sig)
         self.ids.append(ident)

@@ -202,7 +202,7 @@ class Problems(_PerProblem):
     """``dedup``: exact (``duplicate_of:<id>``) then MinHash near duplicates
     (``near_duplicate_of:<id>``, ``drop_detail`` = the estimate) across problems, first
     occurrence wins. Memory per problem: a byte, 12 bytes for its normalised text's key
-    (``lsh.Runs``) and, for kept ones, ``lsh.NearIndex``'s 772 bytes."""
+    (``lsh.Runs``) and, for kept ones, ``lsh.NearIndex``'s 516 bytes."""
 
     name = "dedup"
 

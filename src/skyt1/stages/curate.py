@@ -37,9 +37,9 @@ Curation without an LLM rater is deterministic and quick, so an interrupted run 
 Streaming (``curation.run``): rows are read, filtered and written in batches of ``BATCH``
 rows; nothing holds the whole set, and no index holds text. Memory is one batch plus the
 indexes the steps need, stated on each step (``curation.steps``, ``curation.shaping``): per
-problem about 0.9 kB (its id, once; a byte or two per step; for kept ones a 128-permutation
-MinHash signature and its LSH band keys, 772 bytes); per kept trace about 0.3 kB (a digest and
-a 64-hash sketch); per input row 16 bytes (its file offset, its teacher tokens) and, with
+problem about 0.7 kB (its id, once; a byte or two per step; for kept ones a 128-permutation
+MinHash signature and its LSH band keys, 516 bytes); per kept trace about 0.22 kB (a digest
+and a 48-hash sketch); per input row 16 bytes (its file offset, its teacher tokens) and, with
 ``preference``, 33 more (its length, index and verdict). ``benchmarks/bench_curate.py``
 measures the peak. The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
