@@ -155,3 +155,18 @@ def test_bands_in_sorted_runs_answer_as_one_dict_would():
     assert len(runs._runs._runs) > 1 and not flat._runs._runs  # merged runs on one side, the dict alone on the other
     assert all(runs.query(s) == flat.query(s) for s in sigs)
     assert all(i in runs.query(sigs[40 + i]) for i in range(40))  # each variant finds its base
+
+
+def test_the_user_turn_is_the_prompt_only_when_every_kept_row_has_one(tmp_path):
+    rows = _rows(6)
+    for r in rows:
+        r["prompt"] = "PROMPT: " + r["question"]
+    _, out = _curate(tmp_path, "all", rows)
+    users = [json.loads(x)["messages"][0]["content"] for x in out["s_messages.jsonl"].splitlines()]
+    assert users and all(u.startswith("PROMPT: ") for u in users)
+    del rows[-1]["prompt"]  # the last kept row lacks one: the exports are rewritten with the question
+    rows[-1]["correct"], rows[-1]["finish_reason"] = True, "stop"
+    _, out = _curate(tmp_path, "mixed", rows)
+    users = [json.loads(x)["messages"][0]["content"] for x in out["s_messages.jsonl"].splitlines()]
+    assert users and not any(u.startswith("PROMPT: ") for u in users)
+    assert len(json.loads(out["s_sharegpt.json"])) == len(users)

@@ -186,8 +186,7 @@ class SftWriter:
         self._messages.close()
         if self.mixed:
             self.user_key = "question"
-            rows = list(redo()) if callable(redo) else redo
-            write_exports(rows, self.out_dir, self.name, self.system, "question", self.assistant_key)
+            write_exports(redo() if callable(redo) else redo, self.out_dir, self.name, self.system, "question", self.assistant_key)
         add_dataset_info(self.paths["dataset_info"], self.name, dataset_info_entry(self.paths["sharegpt"].name))
         return self.paths
 

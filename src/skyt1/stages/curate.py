@@ -66,7 +66,7 @@ from skyt1.curation.shaping import DifficultyFilter, DifficultyLabels, Length, M
 from skyt1.curation.shards import Mapper
 from skyt1.curation.stats import TokenCounter, length_histograms_of, token_report_of
 from skyt1.curation.steps import Contamination, Gold, Problems, Rewrite, Samples, Select, missing_gold
-from skyt1.records import Stage
+from skyt1.records import Stage, read_jsonl
 
 __all__ = ["BATCH", "curate", "missing_gold", "plan", "run"]
 
@@ -156,7 +156,7 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
         _stream(steps, source, log, stage.records_path, sft, kept, pairs)
     finally:
         mapper.close()
-    paths = sft.close(redo=stage.records)
+    paths = sft.close(redo=lambda: read_jsonl(stage.records_path))  # read back only if a row lacked a prompt
     user_key = sft.user_key or "question"
     summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": log.problems_kept(), "steps": log.steps(),
                "removed": log.removed, "dropped_file": str(log.dropped_path)}
