@@ -186,7 +186,8 @@ class SftWriter:
         self._messages.close()
         if self.mixed:
             self.user_key = "question"
-            write_exports(redo() if callable(redo) else redo, self.out_dir, self.name, self.system, "question", self.assistant_key)
+            rows = redo() if callable(redo) else redo
+            write_exports(rows, self.out_dir, self.name, self.system, "question", self.assistant_key)
         add_dataset_info(self.paths["dataset_info"], self.name, dataset_info_entry(self.paths["sharegpt"].name))
         return self.paths
 
