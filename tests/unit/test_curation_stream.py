@@ -147,12 +147,13 @@ def test_bands_in_sorted_runs_answer_as_one_dict_would():
     rng = random.Random(5)
     bases, variants = _planted_pairs(40, seed=5)
     sigs = [signature(q) for q in bases + variants] + [signature(str(rng.random())) for _ in range(30)]
-    runs, flat = Bands(21, 6, buffer=3), Bands(21, 6, buffer=10**6)
+    runs, flat = Bands(21, 6, buffer=3, largest=200), Bands(21, 6, buffer=10**6)
     for i, s in enumerate(sigs):
         assert runs.query(s) == flat.query(s), i
         runs.add(i, s)
         flat.add(i, s)
-    assert len(runs._runs._runs) > 1 and not flat._runs._runs  # merged runs on one side, the dict alone on the other
+    assert len(runs._runs._runs) > 5 and not flat._runs._runs  # merged runs on one side, the dict alone on the other
+    assert max(len(k) for k, _ in runs._runs._runs) <= 200
     assert all(runs.query(s) == flat.query(s) for s in sigs)
     assert all(i in runs.query(sigs[40 + i]) for i in range(40))  # each variant finds its base
 
@@ -170,3 +171,16 @@ def test_the_user_turn_is_the_prompt_only_when_every_kept_row_has_one(tmp_path):
     users = [json.loads(x)["messages"][0]["content"] for x in out["s_messages.jsonl"].splitlines()]
     assert users and not any(u.startswith("PROMPT: ") for u in users)
     assert len(json.loads(out["s_sharegpt.json"])) == len(users)
+
+
+def test_pair_collector_equals_preference_pairs():
+    from skyt1.curation.select import PairCollector, preference_pairs
+
+    rng = random.Random(9)
+    rows = [{"problem_id": f"p{rng.randint(0, 30)}", "index": i, "question": "q", "response": "r" * rng.randint(1, 50),
+             "correct": rng.random() < 0.6, "finish_reason": "length" if rng.random() < 0.2 else "stop",
+             "usage": {"completion_tokens": rng.randint(1, 9)} if rng.random() < 0.7 else {}} for i in range(300)]
+    pc = PairCollector()
+    for pos, r in enumerate(rows):
+        pc.add(pos, r)
+    assert list(pc.pairs(rows.__getitem__)) == preference_pairs(rows)

@@ -78,10 +78,12 @@ class Rows:
 class Runs:
     """A multimap from 64-bit keys to int items in 12 bytes an entry: new entries wait in a
     small dict, then merge into sorted numpy runs of geometric sizes (a log-structured merge,
-    O(log n) runs, each searched with ``np.searchsorted``). Items come back in insertion order."""
+    O(log n) runs up to ``largest`` entries, then one more run per ``largest`` entries, so that a
+    merge never copies more than ``largest`` entries), each run searched with
+    ``np.searchsorted``. Items come back in insertion order."""
 
-    def __init__(self, buffer: int = 32768):
-        self.buffer = buffer
+    def __init__(self, buffer: int = 32768, largest: int = 1 << 19):
+        self.buffer, self.largest = buffer, largest  # runs are not merged past ``largest`` entries
         self._pending: dict[int, list[int]] = {}
         self._n_pending = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys uint64, items int32)
@@ -98,7 +100,8 @@ class Runs:
         order = np.argsort(keys, kind="stable")
         self._runs.append((keys[order], items[order]))
         self._pending, self._n_pending = {}, 0
-        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]) and (
+                len(self._runs[-2][0]) + len(self._runs[-1][0]) <= self.largest):
             (k1, i1), (k2, i2) = self._runs.pop(), self._runs.pop()
             keys, items = np.concatenate([k2, k1]), np.concatenate([i2, i1])
             order = np.argsort(keys, kind="stable")
@@ -124,10 +127,10 @@ class Runs:
 class Bands:
     """A banded LSH index over ``Runs``; see the module docstring."""
 
-    def __init__(self, bands: int, rows: int, buffer: int = 32768):
+    def __init__(self, bands: int, rows: int, buffer: int = 32768, largest: int = 1 << 19):
         self.bands, self.rows = bands, rows
         self._salt = np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        self._runs = Runs(buffer)
+        self._runs = Runs(buffer, largest)
 
     def keys(self, sig: np.ndarray) -> np.ndarray:
         """One 64-bit key per band."""

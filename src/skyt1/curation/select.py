@@ -122,27 +122,27 @@ class PairCollector:
     """``preference_pairs`` over a stream of rows that are read back by position.
 
     ``add(pos, row)`` notes each candidate row (not truncated, with a response): its problem,
-    length, index, position and verdict, about 40 bytes, no text. ``pairs(get, excluded)``
+    length, index, position and verdict, 21 bytes, no text. ``ids`` maps a problem id to a
+    dense int (``run.ProblemIds``; default: a dict of its own). ``pairs(get, excluded)``
     yields the same pairs as ``preference_pairs`` on those rows (problems in order of first
     appearance, ``excluded`` problems left out), reading the two responses of each pair back
     with ``get(pos)``; ``prompt`` is ``prompt_of(chosen row)`` (default: its ``question``)."""
 
-    def __init__(self):
+    def __init__(self, ids=None):
         from array import array
 
-        self._pids: dict[object, int] = {}
-        self._names: list = []
-        self._cols = {"pid": array("q"), "length": array("d"), "index": array("q"), "pos": array("q")}
+        if ids is None:
+            from skyt1.curation.run import ProblemIds
+
+            ids = ProblemIds()
+        self.ids = ids
+        self._cols = {"pid": array("i"), "length": array("f"), "index": array("i"), "pos": array("q")}
         self._correct = bytearray()
 
     def add(self, pos: int, row: dict) -> None:
         if row.get("finish_reason") == "length" or not row.get("response"):
             return
-        pid = _pid(row)
-        if pid not in self._pids:
-            self._pids[pid] = len(self._names)
-            self._names.append(pid)
-        for col, v in (("pid", self._pids[pid]), ("length", response_length(row)), ("index", _index(row, pos)),
+        for col, v in (("pid", self.ids(_pid(row))), ("length", response_length(row)), ("index", _index(row, pos)),
                        ("pos", pos)):
             self._cols[col].append(v)
         self._correct.append(row.get("correct") is True)
@@ -150,12 +150,20 @@ class PairCollector:
     def _groups(self):
         import numpy as np
 
-        c = {k: np.frombuffer(v, dtype=np.int64 if k != "length" else np.float64) for k, v in self._cols.items()}
+        kinds = {"pid": np.int32, "length": np.float32, "index": np.int32, "pos": np.int64}
+        c = {k: np.frombuffer(v, dtype=kinds[k]) for k, v in self._cols.items()}
+        if not len(c["pos"]):
+            return
         correct = np.frombuffer(bytes(self._correct), dtype=np.uint8)
-        order = np.lexsort((c["pos"], c["index"], c["length"], c["pid"]))
-        bounds = np.flatnonzero(np.diff(c["pid"][order])) + 1
-        for group in np.split(order, bounds) if len(order) else []:
-            yield (self._names[int(c["pid"][group[0]])], c["length"][group].tolist(), c["pos"][group].tolist(),
+        by_pid = np.argsort(c["pid"], kind="stable")  # each row's problem's first candidate position
+        starts = np.flatnonzero(np.r_[True, np.diff(c["pid"][by_pid]) != 0])
+        first = np.empty_like(c["pos"])
+        first[by_pid] = np.repeat(np.minimum.reduceat(c["pos"][by_pid], starts), np.diff(np.r_[starts, len(by_pid)]))
+        order = np.lexsort((c["pos"], c["index"], c["length"], first))
+        bounds = np.r_[0, np.flatnonzero(np.diff(first[order])) + 1, len(order)]
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            group = order[a:b]
+            yield (self.ids.names[int(c["pid"][group[0]])], c["length"][group].tolist(), c["pos"][group].tolist(),
                    correct[group].astype(bool).tolist())
 
     def pairs(self, get, excluded=frozenset(), prompt_of=None):

@@ -39,8 +39,8 @@ rows; nothing holds the whole set, and no index holds text. Memory is one batch 
 indexes the steps need, stated on each step (``curation.steps``, ``curation.shaping``): per
 problem about 0.7 kB (its id, once; a byte or two per step; for kept ones a 128-permutation
 MinHash signature and its LSH band keys, 516 bytes); per kept trace about 0.22 kB (a digest
-and a 48-hash sketch); per input row 16 bytes (its file offset, its teacher tokens) and, with
-``preference``, 33 more (its length, index and verdict). ``benchmarks/bench_curate.py``
+and a 48-hash sketch); per input row 12 bytes (its file offset, its teacher tokens) and, with
+``preference``, 21 more (its length, index and verdict). ``benchmarks/bench_curate.py``
 measures the peak. The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
 preparation pass over the input. With ``ray`` set, MinHash signatures and benchmark checks of
@@ -110,7 +110,7 @@ class _Kept:
         self.n = 0
         self.sources, self.teachers, self.rewriters = Counter(), set(), set()
         self.tokens: dict[str, array] = {}
-        self.teacher_in, self.teacher_kept = array("q"), array("q")
+        self.teacher_in, self.teacher_kept = array("i"), array("i")
 
     def tap(self, start: int, rows: list[dict]) -> None:
         self.teacher_in.extend(-1 if (t := _completion_tokens(r)) is None else t for r in rows)
@@ -151,7 +151,7 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     if cfg.preference:
         from skyt1.curation.select import PairCollector
 
-        pairs = PairCollector()
+        pairs = PairCollector(ids)
     try:
         _stream(steps, source, log, stage.records_path, sft, kept, pairs)
     finally:
