@@ -40,12 +40,24 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 
+# The server is started here unless one already answers on REHEARSAL_PORT (one started by hand, as
+# the recipe's header says), and stopped when the run ends; its log goes to runs/serve.log.
+REHEARSAL_PORT ?= 8011
 rehearsal: setup  ## sky-t1-32b-preview's shape on the CPU: teacher behind transformers serve, 2-process training
 	mkdir -p runs
-	$(VENV)/bin/transformers serve --host 127.0.0.1 --port 8011 --device cpu --dtype float32 > runs/serve.log 2>&1 & \
-	  pid=$$!; trap "kill $$pid" EXIT; \
-	  until curl -sf http://127.0.0.1:8011/health >/dev/null; do sleep 1; done; \
-	  HF_HUB_OFFLINE=1 $(VENV)/bin/skyt1 run sky-t1-rehearsal
+	@url=http://127.0.0.1:$(REHEARSAL_PORT); start=$$(date +%s); \
+	if curl -sf $$url/health >/dev/null; then echo "rehearsal: using the server already at $$url"; else \
+	  echo "rehearsal: starting transformers serve at $$url (log: runs/serve.log)"; \
+	  HF_HUB_OFFLINE=1 $(VENV)/bin/transformers serve --host 127.0.0.1 --port $(REHEARSAL_PORT) --device cpu \
+	    --dtype float32 --log-level info > runs/serve.log 2>&1 & pid=$$!; trap "kill $$pid" EXIT; \
+	  until curl -sf $$url/health >/dev/null; do \
+	    kill -0 $$pid 2>/dev/null || { echo "transformers serve exited; see runs/serve.log"; exit 1; }; \
+	    [ $$(( $$(date +%s) - start )) -lt 180 ] || { echo "transformers serve not ready in 180 s"; exit 1; }; sleep 1; \
+	  done; \
+	fi; \
+	HF_HUB_OFFLINE=1 $(VENV)/bin/skyt1 run sky-t1-rehearsal $(REHEARSAL_SET) --set generate.teacher.args.base_url=$$url/v1 \
+	  --set rewrite.rewriter.args.base_url=$$url/v1 --set evaluate.backend_args.base_url=$$url/v1 \
+	  && echo "rehearsal: finished in $$(( $$(date +%s) - start )) s"
 
 test-unit: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/unit

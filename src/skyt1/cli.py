@@ -139,41 +139,15 @@ def score(
     """
 
     def go():
-        from skyt1.progress import progress
-        from skyt1.records import Journal, file_sha256
         from skyt1.config import RayScoring
-        from skyt1.stages.score import resolve_rows, row_key, summarize_verdicts, verdicts
+        from skyt1.stages.score import score_file
 
-        rows, kind = resolve_rows(inp, task)
         dest = out or inp.with_name(inp.name.removesuffix(".jsonl") + ".scored.jsonl")
-        # Verdicts go to a journal as they come: a rerun after a crash scores only the rest.
-        journal = Journal(dest.with_name(f".{dest.name}.journal"),
-                          {"input": file_sha256(inp), "task": task, "timeout": timeout, "code_timeout": code_timeout,
-                           "unsafe_code": unsafe_code})
-        done = journal.load()
-        if done:
-            typer.echo(f"resuming: {len(done)} of {len(rows)} rows already scored ({journal.path})", err=True)
-        todo = [i for i in range(len(rows)) if i not in done]
         cluster = None if ray is None else RayScoring(address=None if ray == "local" else ray,
                                                       workers_per_shard=max(workers, 1))
-        judged = verdicts([rows[i] for i in todo], workers=workers, timeout=timeout, code_timeout=code_timeout,
-                          unsafe_code=unsafe_code, ray=cluster)
-        with progress(f"score {len(rows)}", len(rows), unit="verdicts") as bar, journal.writer() as write:
-            bar.advance(len(done))
-            for j, v in judged:
-                done[todo[j]] = v
-                write({"_at": todo[j], **v})
-                bar.advance(1)
-        results = [{**{k2: v2 for k2, v2 in row.items() if k2 != "_kind"}, **done[i]} for i, row in enumerate(rows)]
-        # Written whole, then renamed: a partial output never looks complete.
-        tmp = dest.with_name(f".{dest.name}.partial")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in results:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, dest)
-        journal.path.unlink()
-        keyed = [dict(r, problem_id=row_key(r, i)[0]) for i, r in enumerate(results)]
-        summary = summarize_verdicts(keyed, ks=[int(x) for x in k.split(",")], kind=kind, workers=workers)
+        summary = score_file(inp, dest, task, ks=[int(x) for x in k.split(",")], workers=workers, timeout=timeout,
+                             code_timeout=code_timeout, unsafe_code=unsafe_code, ray=cluster,
+                             log=lambda m: typer.echo(m, err=True))
         typer.echo(f"wrote {dest}", err=True)
         typer.echo(json.dumps({"file": str(dest), **summary}))
 
@@ -308,7 +282,7 @@ def evaluate(
                   "end_think": end_think, "answer_max_tokens": answer_tokens,
                   **({"answer_prefix": answer_prefix} if answer_prefix is not None else {})}
         votes = {"n": [int(v) for v in sc.split(",")], "temperature": sc_temperature} if sc else None
-        cfg = EvaluateConfig(tasks=task.split(","), split=split, limit=limit, models=[model],
+        cfg = EvaluateConfig(tasks=task.split(","), split=split, limit=limit,
                              sampling=Sampling(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens),
                              budget_forcing=bf, self_consistency=votes)
         label = Path(model).name if os.path.exists(model) else model.replace("/", "_")

@@ -25,6 +25,7 @@ __all__ = [
     "shipped_recipes",
     "apply_overrides",
     "system_prompt_text",
+    "rewrite_prompt_text",
 ]
 
 
@@ -111,7 +112,8 @@ class RewriteConfig(_Strict):
     mode: Literal["structural", "llm"] = Field("structural", description="structural formatter or an LLM rewriter")
     rewriter: ModelSpec | None = Field(None, description="the LLM rewriter (llm mode), e.g. {backend: openai, model: gpt-4o-mini}")
     prompt: str | None = Field(
-        None, description="rewrite prompt (llm mode); {question} and {response} are filled in, other braces are literal"
+        None, description="rewrite prompt (llm mode), or 'sky-t1' (SkyThought's, as Sky-T1 used with GPT-4o-mini); "
+                          "{question} and {response} are filled in, other braces are literal (None: skyt1's own)"
     )
     max_attempts: int = Field(3, ge=1, description="tries per trace before it is recorded as failed (never trained on)")
     max_tokens: int = Field(16384, ge=1, description="completion limit of one rewrite; a truncated rewrite is a failed try")
@@ -120,6 +122,16 @@ class RewriteConfig(_Strict):
         0.6, ge=0, le=1, description="share of the thought's word trigrams that must occur in the original trace"
     )
     check_answer: bool = Field(True, description="llm mode: the solution's \\boxed answer (or code) must be the verified one")
+    fallback: Literal["none", "structural"] = Field(
+        "none", description="llm mode: a trace whose every LLM try failed is rewritten structurally ('structural') or "
+        "recorded as failed ('none')")
+
+    system_prompt: str | None = Field(None, description="system message sent before the rewrite prompt (llm mode)")
+
+    @property
+    def template(self) -> str | None:
+        """The prompt text: ``prompt`` itself, or the bundled one it names (``sky-t1``); None when unset."""
+        return rewrite_prompt_text(self.prompt)
 
 
 class CurateConfig(_Strict):
@@ -196,15 +208,29 @@ class TrainConfig(_Strict):
     liger_kernel: bool | None = Field(None, description="Liger Triton kernels (RMSNorm, RoPE, SwiGLU); None: on when "
                                                         "liger_kernel is installed and CUDA is available")
     bf16: bool | None = Field(None, description="None: bf16 on GPU, fp32 on CPU")
-    save_steps: int = Field(50, ge=1, description="checkpoint every N optimizer steps (resume after a crash)")
+    save_steps: int = Field(100, ge=1, description="checkpoint every N optimizer steps, for resume (Sky-T1: 100)")
     save_total_limit: int | None = Field(2, ge=1, description="checkpoints kept (with optimizer state, for resume); None: all")
     seed: int = Field(42, description="model init (LoRA), data order and dropout")
+    chat_template: str = Field("tokenizer", description="template the examples are rendered with: 'tokenizer' (the "
+                                                        "student's own) or a bundled one, 'qwen25' (LLaMA-Factory's, "
+                                                        "as Sky-T1 trained; skyt1.chat_templates)")
+    ddp_timeout: int = Field(1800, ge=1, description="seconds a collective may wait (TrainingArguments.ddp_timeout); "
+                                                     "a ZeRO-3-offload save of a 32B model can outrun the default "
+                                                     "30 minutes (Sky-T1: 180000000)")
     accelerate_config: str | None = Field(None, description="shipped name (ddp, zero3, zero3_offload, fsdp2) or a path; "
                                                         "None: ddp when several processes train")
     num_gpus: int = Field(0, ge=0, description="GPUs per node (0: none; training runs on the CPU)")
     processes: int | None = Field(None, ge=1, description="training processes per node (None: num_gpus, at least 1); "
                                                           "more than one in all and skyt1 starts `accelerate launch`")
     num_nodes: int = Field(1, ge=1, description="nodes; each runs `skyt1 train --machine-rank R --main-process-ip IP`")
+
+    @field_validator("chat_template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        from skyt1.chat_templates import chat_template_text
+
+        chat_template_text(value)  # a ValueError naming the known templates
+        return value
 
     @property
     def world_size(self) -> int:
@@ -215,8 +241,9 @@ class TrainConfig(_Strict):
 class PreferenceConfig(TrainConfig):
     """Preference optimization (SimPO through TRL's ``CPOTrainer``); see ``skyt1.stages.preference``.
 
-    Defaults are Sky-T1-32B-Flash's (NovaSky, "Think Less, Achieve More", Jan 2025): SimPO, 1 epoch,
-    lr 5e-7, beta 2.0, gamma 0.5, global batch 96. The loss is TRL's (and LLaMA-Factory's)
+    Defaults are Sky-T1-32B-Flash's shipped config (NovaSky-AI/SkyThought
+    skythought/train/LLaMA-Factory/examples/train_full/qwen2_full_simpo.yaml): SimPO, 1 epoch,
+    lr 5e-7, beta 2.0, gamma 0.3, global batch 96. The loss is TRL's (and LLaMA-Factory's)
     ``-log sigmoid(beta * (avg logp(chosen) - avg logp(rejected)) - gamma)``, with log-probabilities
     averaged over completion tokens; ``cpo_alpha > 0`` adds that weight x the NLL of the chosen
     completion (CPO-SimPO). Packing and padding-free batches are not supported by ``CPOTrainer``.
@@ -226,7 +253,7 @@ class PreferenceConfig(TrainConfig):
     epochs: float = Field(1.0, gt=0, description="passes over the pairs (Flash: 1)")
     learning_rate: float = Field(5e-7, gt=0, description="peak learning rate (Flash: 5e-7)")
     beta: float = Field(2.0, gt=0, description="SimPO reward scale beta (Flash: 2.0)")
-    gamma: float = Field(0.5, ge=0, description="SimPO target reward margin gamma (TRL simpo_gamma; Flash: 0.5)")
+    gamma: float = Field(0.3, ge=0, description="SimPO target reward margin gamma (TRL simpo_gamma; Flash: 0.3)")
     cpo_alpha: float = Field(0.0, ge=0, description="weight of the chosen-NLL term; 0 is pure SimPO")
     data: str | None = Field(None, description="pairs JSONL {prompt, chosen, rejected}; None: the curate stage's <curate.name>_preference.jsonl")
 
@@ -391,10 +418,24 @@ def load_recipe(recipe: str | Path | None = None, overrides: list[str] | None = 
         raise ConfigError(_describe(e, source)) from None
 
 
+def _bundled_prompt(name: str) -> str:
+    return (resources.files("skyt1") / "data" / "prompts" / name).read_text(encoding="utf-8")
+
+
 def system_prompt_text(spec: str | None) -> str | None:
     """A system prompt from its text or a preset: 'sky-t1' (verbatim from SkyThought), 'none'."""
     if spec is None or spec == "none":
         return None
     if spec == "sky-t1":
-        return (resources.files("skyt1") / "data" / "prompts" / "sky_t1_system_prompt.txt").read_text(encoding="utf-8")
+        return _bundled_prompt("sky_t1_system_prompt.txt")
+    return spec
+
+
+def rewrite_prompt_text(spec: str | None) -> str | None:
+    """A rewrite prompt from its text or a preset: 'sky-t1', the prompt SkyThought sent GPT-4o-mini to
+    put QwQ traces into the thought/solution format (``convert_prompt`` with ``convert_prompt_example``
+    filled in, verbatim from NovaSky-AI/SkyThought scripts/prompts.py, first released as
+    skythought/tools/util/prompts.py; Apache-2.0), its ``{content}`` as ``{response}``."""
+    if spec == "sky-t1":
+        return _bundled_prompt("sky_t1_rewrite_prompt.txt")
     return spec

@@ -169,7 +169,7 @@ def _rewrite(recipe, samples: float, mean: float) -> list[dict]:
                  "cpu_hours": 0.0, "usd": 0.0, "assumption": "no model: free"}]
     from skyt1.stages.rewrite import DEFAULT_PROMPT
 
-    prompt = math.ceil(len(rw.prompt or DEFAULT_PROMPT) / 4)
+    prompt = math.ceil(len(rw.template or DEFAULT_PROMPT) / 4)
     line = _decode(recipe, "rewrite", f"rewrite up to {samples:,.0f} traces by {rw.rewriter.model}", rw.rewriter,
                    samples * (prompt + mean), samples * mean, None)
     line["assumption"] = ("every sample correct (upper bound), one try, rewrite as long as the trace; "

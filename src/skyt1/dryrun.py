@@ -31,6 +31,7 @@ def check(recipe) -> tuple[list[str], list[str]]:
 
 
 def _sources(recipe, lines: list[str], problems: list[str]) -> None:
+    from skyt1.curation.source_filters import label_specs
     from skyt1.curation.sources import source_task
     from skyt1.stages.generate import mixture
 
@@ -50,9 +51,20 @@ def _sources(recipe, lines: list[str], problems: list[str]) -> None:
             problems.append(f"{key}.split: {split!r} is not a split of {task.name} ({', '.join(task.splits)})")
         if spec.get("path") and not Path(spec["path"]).is_file():
             problems.append(f"{key}.path: {spec['path']} does not exist")
+        for j, labelled in enumerate(label_specs(spec)):
+            try:
+                source_task(labelled)
+            except (ValueError, KeyError) as e:
+                problems.append(f"{key}.labels.from[{j}]: {e.args[0] if isinstance(e, KeyError) and e.args else e}")
         where = f"hub {spec['hub']}" if spec.get("hub") else task.source or task.name
         size = spec.get("quota") or spec.get("limit") or "all"
-        lines.append(f"  source {spec['name']}: {size} problems, split {split}, verifier {task.verifier}, from {where}")
+        picks = [f"rows {spec['rows']}"] if spec.get("rows") else []
+        picks += [f"{k}={v}" for k, v in (spec.get("filters") or {}).items()]
+        if spec.get("labels"):
+            picks.insert(0, f"{', '.join(spec['labels']['copy'])} joined from "
+                            + ", ".join(x.get("task") or x.get("hub") or x.get("path") for x in label_specs(spec)))
+        lines.append(f"  source {spec['name']}: {size} problems, split {split}, verifier {task.verifier}, from {where}"
+                     + (f"; {'; '.join(picks)}" if picks else ""))
 
 
 def _models(recipe, lines: list[str], problems: list[str]) -> None:
@@ -64,8 +76,8 @@ def _models(recipe, lines: list[str], problems: list[str]) -> None:
             problems.append("rewrite.rewriter: llm mode needs a rewriter model")
         else:
             specs["rewrite.rewriter"] = recipe.rewrite.rewriter
-    if getattr(recipe.score, "judge", None) is not None:
-        specs["score.judge"] = recipe.score.judge
+    if recipe.score.judge is not None:
+        specs["score.judge.model"] = recipe.score.judge.model
     for key, spec in specs.items():
         info = BACKENDS[spec.backend]
         module = info.target.split(":")[0]
@@ -144,6 +156,11 @@ def _accelerate_config(path: Path, key: str, problems: list[str]) -> None:
         problems.append(f"{key}: {ds_json.name} is rejected by DeepSpeed: {e}")
 
 
+def _hub_only(task) -> bool:
+    """No bundled copy: the task's data comes from the hub alone (``Task.source``)."""
+    return task.source.startswith("hub") and "bundled data/" not in task.source
+
+
 def _evaluation(recipe, lines: list[str], problems: list[str]) -> None:
     from skyt1.stages.evaluate import models_of
     from skyt1.tasks import registry
@@ -153,6 +170,12 @@ def _evaluation(recipe, lines: list[str], problems: list[str]) -> None:
         for name in names:
             if name.split(":")[0] not in tasks:
                 problems.append(f"{key}: unknown task {name!r}")
+    decon = recipe.curate.decontaminate
+    if decon:
+        hub = [n for n in decon if n.split(":")[0] in tasks and _hub_only(tasks[n.split(":")[0]])]
+        lines.append(f"curate decontaminates against {', '.join(decon)}" + (
+            f"; hub only, so the curate stage needs the hub (it stops rather than skip one): {', '.join(hub)}"
+            if hub else ""))
     for label, spec in models_of(recipe).items():
         lines.append(f"evaluate {label}: {spec.model} via {spec.backend} on {', '.join(recipe.evaluate.tasks)}, "
                      f"max {recipe.evaluate.sampling.max_tokens} tokens")

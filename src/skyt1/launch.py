@@ -122,7 +122,7 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
     stage (so every rank trains exactly what this process planned, ``--set`` overrides included),
     start ``accelerate launch`` with its output on this terminal, and wait.
 
-    A rank that fails leaves ``<stage>/rank<R>.error`` (``skyt1.stages.trainer.launched``); the
+    A rank that fails leaves ``<stage>/rank<R>.error`` (``skyt1.stages.rank.launched``); the
     ``LaunchError`` raised here quotes the first one. Rerunning after any crash, kill -9 of a rank
     or of the launcher included, resumes from the last complete checkpoint. Returns the summary
     the main rank wrote (on other nodes, the summary is rank 0's to write: ``{}``).

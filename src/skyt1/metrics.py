@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 
-__all__ = ["Z95", "mcnemar_exact", "mean_interval", "paired_comparison", "pass_at_k", "summarize", "wilson_interval"]
+__all__ = ["Z95", "mcnemar_exact", "mean_interval", "paired_comparison", "pass_at_k", "summarize", "Tally",
+           "wilson_interval"]
 
 BREAKDOWN_KEYS = ("level", "difficulty", "subject")
 Z95 = 1.96  # the two-sided 95% normal quantile, as in the papers whose intervals we sit beside
@@ -67,33 +69,31 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def _vote(samples: list[dict], equivalent: Callable[[str, str], bool] | None,
+def _vote(answers: list[str], votes: list[int], equivalent: Callable[[str, str], bool] | None,
           classes: dict[str, int] | None = None) -> bool:
-    """Majority vote over extracted answers; groups keep first-seen order, so a tie goes to the
-    answer seen first. The problem counts correct if most of the winning group's samples are
+    """Majority vote over one problem's extracted answers (answered sample ``i`` gave
+    ``answers[votes[i] >> 1]``, right when ``votes[i] & 1``); groups keep first-seen order, so a tie goes to
+    the answer seen first. The problem counts correct if most of the winning group's samples are
     correct (a tie there goes to its first sample). No answer at all counts wrong. ``classes``
     (answer -> class id, from ``skyt1.verifiers.vote``) replaces ``equivalent`` when given."""
     if classes is not None:
         def equivalent(a: str, b: str) -> bool:
             return classes.get(a, a) == classes.get(b, b)
-    groups: list[list[dict]] = []
-    for s in samples:
-        answer = s.get("extracted")
-        if answer is None or str(answer).strip() == "":
-            continue
-        answer = str(answer).strip()
+    groups: list[list[int]] = []
+    for i, vote in enumerate(votes):
+        answer = answers[vote >> 1]
         for g in groups:
-            rep = str(g[0]["extracted"]).strip()
+            rep = answers[votes[g[0]] >> 1]
             if equivalent(rep, answer) if equivalent else rep == answer:
-                g.append(s)
+                g.append(i)
                 break
         else:
-            groups.append([s])
+            groups.append([i])
     if not groups:
         return False
     best = max(groups, key=len)  # max keeps the first of equal-sized groups
-    right = sum(bool(s.get("correct")) for s in best)
-    return right * 2 > len(best) or (right * 2 == len(best) and bool(best[0].get("correct")))
+    right = sum(votes[i] & 1 for i in best)
+    return right * 2 > len(best) or (right * 2 == len(best) and bool(votes[best[0]] & 1))
 
 
 def _natural(value: str) -> tuple:
@@ -103,80 +103,117 @@ def _natural(value: str) -> tuple:
         return (1, 0.0, value)
 
 
-def _token_stats(values: list[float]) -> dict:
+def _token_stats(values) -> dict:
     if not values:
         return {"mean": None, "median": None}
     return {"mean": statistics.fmean(values), "median": float(statistics.median(values))}
 
 
+_UNSEEN = object()
+
+
+class _Problem:
+    __slots__ = ("n", "right", "answers", "votes", "meta")
+
+    def __init__(self) -> None:
+        self.n = self.right = 0
+        self.answers: list[str] = []  # distinct stripped answers, first seen first
+        self.votes: list[int] = []  # per answered sample: its answer's index in ``answers`` * 2 + correct
+        self.meta: tuple | None = None  # per BREAKDOWN_KEYS: the first value seen (_UNSEEN: none yet)
+
+    def breakdown(self, key: str):
+        value = _UNSEEN if self.meta is None else self.meta[BREAKDOWN_KEYS.index(key)]
+        return None if value is _UNSEEN else value
+
+
+class Tally:
+    """What ``summarize`` needs of verdict rows, gathered one row at a time (``add``), so a stage can
+    summarise a file it streams. Memory: per problem two counters, its distinct extracted answers, one
+    small int per answered sample and its breakdown values (never the texts), and 8 to 16 bytes a row
+    for the token statistics: about 150 bytes a row in all with 4 samples a problem (measured)."""
+
+    def __init__(self, verdicts: Iterable[dict] = ()) -> None:
+        self.problems: dict[str, _Problem] = {}
+        self.tokens = {"all": array("d"), "correct": array("d"), "incorrect": array("d")}
+        self.samples = self.truncated = 0
+        for v in verdicts:
+            self.add(v)
+
+    def add(self, v: dict, problem_id=None) -> None:
+        """Count verdict row ``v`` (of ``problem_id``, default its ``problem_id`` field)."""
+        pid = v["problem_id"] if problem_id is None else problem_id
+        p = self.problems.get(pid)
+        if p is None:
+            p = self.problems[pid] = _Problem()
+        ok = bool(v.get("correct"))
+        p.n, p.right, self.samples = p.n + 1, p.right + ok, self.samples + 1
+        answer = v.get("extracted")
+        if answer is not None and (answer := str(answer).strip()):
+            if answer not in p.answers:
+                p.answers.append(answer)
+            p.votes.append(p.answers.index(answer) * 2 + ok)
+        meta = v.get("meta")
+        if isinstance(meta, dict) and (p.meta is None or _UNSEEN in p.meta):
+            old = p.meta or (_UNSEEN,) * len(BREAKDOWN_KEYS)
+            p.meta = tuple(meta.get(k, _UNSEEN) if seen is _UNSEEN else seen for k, seen in zip(BREAKDOWN_KEYS, old))
+        if (tokens := (v.get("usage") or {}).get("completion_tokens")) is not None:
+            self.tokens["all"].append(float(tokens))
+            self.tokens["correct" if ok else "incorrect"].append(float(tokens))
+        self.truncated += v.get("finish_reason") == "length"
+
+    def distinct_answers(self, decided: bool = True) -> dict[str, list[str]]:
+        """``{problem_id: [distinct stripped answers]}``, what ``verifiers.vote`` groups. ``decided=False``
+        leaves out the problems whose maj@n no grouping can change: every answered sample correct (the
+        winning group is right) or every one wrong (it is wrong)."""
+        return {pid: p.answers for pid, p in self.problems.items()
+                if len(p.answers) > 1 and (decided or 0 < sum(v & 1 for v in p.votes) < len(p.votes))}
+
+    def summary(self, ks: tuple[int, ...] = (1,), equivalent: Callable[[str, str], bool] | None = None,
+                vote_classes: dict[str, dict[str, int]] | None = None) -> dict:
+        """``summarize``'s result for the rows added so far."""
+        problems = self.problems
+        means = [p.right / p.n for p in problems.values()]
+        accuracy, stderr, ci95 = mean_interval(means)
+        fewest = min((p.n for p in problems.values()), default=0)
+        out: dict = {"n_problems": len(problems), "n_samples": self.samples,
+                     "samples_per_problem": {"min": fewest, "max": max((p.n for p in problems.values()), default=0)},
+                     "accuracy": accuracy, "stderr": stderr, "ci95": ci95}
+        for k in ks:
+            if 1 <= k <= fewest:
+                out[f"pass@{k}"] = statistics.fmean(pass_at_k(p.n, p.right, k) for p in problems.values())
+        classes = vote_classes or {}
+        out["maj@n"] = statistics.fmean(
+            _vote(p.answers, p.votes, equivalent, None if vote_classes is None else classes.get(pid, {}))
+            for pid, p in problems.items()
+        ) if means else None
+        out["completion_tokens"] = {name: _token_stats(values) for name, values in self.tokens.items()}
+        out["truncated"] = {"n": self.truncated, "fraction": self.truncated / self.samples if self.samples else None}
+        out["by"] = {}
+        for key in BREAKDOWN_KEYS:
+            groups: dict[str, list[float]] = {}
+            for mean, p in zip(means, problems.values()):
+                if (value := p.breakdown(key)) is not None:
+                    groups.setdefault(str(value), []).append(mean)
+            if groups:
+                out["by"][key] = {
+                    value: {"accuracy": statistics.fmean(ms), "n": len(ms)}
+                    for value, ms in sorted(groups.items(), key=lambda kv: _natural(kv[0]))
+                }
+        return out
+
+
 def summarize(
-    verdicts: list[dict],
+    verdicts: Iterable[dict],
     ks: tuple[int, ...] = (1,),
     equivalent: Callable[[str, str], bool] | None = None,
     vote_classes: dict[str, dict[str, int]] | None = None,
 ) -> dict:
     """Summary of verdict rows (``problem_id``, ``correct``, ``extracted``, ``finish_reason``,
-    ``usage.completion_tokens``, optional ``meta``). See the module docstring for each number.
-    maj@n groups answers by ``vote_classes[problem_id]`` when given (computed in the verifier
-    workers, ``skyt1.verifiers.vote``), else by ``equivalent``, else as strings."""
-    by_problem: dict[str, list[dict]] = {}
-    for v in verdicts:
-        by_problem.setdefault(v["problem_id"], []).append(v)
-    n_problems = len(by_problem)
-    means = [sum(bool(s.get("correct")) for s in ss) / len(ss) for ss in by_problem.values()]
-
-    accuracy, stderr, ci95 = mean_interval(means)
-
-    out: dict = {
-        "n_problems": n_problems,
-        "n_samples": len(verdicts),
-        "samples_per_problem": {
-            "min": min(map(len, by_problem.values()), default=0),
-            "max": max(map(len, by_problem.values()), default=0),
-        },
-        "accuracy": accuracy,
-        "stderr": stderr,
-        "ci95": ci95,
-    }
-    fewest = out["samples_per_problem"]["min"]
-    for k in ks:
-        if 1 <= k <= fewest:
-            out[f"pass@{k}"] = statistics.fmean(
-                pass_at_k(len(ss), sum(bool(s.get("correct")) for s in ss), k) for ss in by_problem.values()
-            )
-    out["maj@n"] = statistics.fmean(
-        _vote(ss, equivalent, None if vote_classes is None else vote_classes.get(pid, {}))
-        for pid, ss in by_problem.items()
-    ) if means else None
-
-    def tokens(rows):
-        return [
-            float(r["usage"]["completion_tokens"])
-            for r in rows
-            if (r.get("usage") or {}).get("completion_tokens") is not None
-        ]
-
-    truncated = sum(v.get("finish_reason") == "length" for v in verdicts)
-    out["completion_tokens"] = {
-        "all": _token_stats(tokens(verdicts)),
-        "correct": _token_stats(tokens([v for v in verdicts if v.get("correct")])),
-        "incorrect": _token_stats(tokens([v for v in verdicts if not v.get("correct")])),
-    }
-    out["truncated"] = {"n": truncated, "fraction": truncated / len(verdicts) if verdicts else None}
-
-    out["by"] = {}
-    for key in BREAKDOWN_KEYS:
-        groups: dict[str, list[float]] = {}
-        for mean, ss in zip(means, by_problem.values()):
-            meta = next((s["meta"] for s in ss if isinstance(s.get("meta"), dict) and key in s["meta"]), None)
-            if meta is not None and meta[key] is not None:
-                groups.setdefault(str(meta[key]), []).append(mean)
-        if groups:
-            out["by"][key] = {
-                value: {"accuracy": statistics.fmean(ms), "n": len(ms)}
-                for value, ms in sorted(groups.items(), key=lambda kv: _natural(kv[0]))
-            }
-    return out
+    ``usage.completion_tokens``, optional ``meta``), read once (see ``Tally``). See the module
+    docstring for each number. maj@n groups answers by ``vote_classes[problem_id]`` when given
+    (computed in the verifier workers, ``skyt1.verifiers.vote``), else by ``equivalent``, else as
+    strings."""
+    return Tally(verdicts).summary(ks, equivalent, vote_classes)
 
 
 def _per_problem(verdicts: list[dict]) -> dict[str, float]:

@@ -32,7 +32,7 @@ __all__ = [
     "RecordError",
     "StageAlreadyDone",
     "Stage",
-    "Journal",
+    "batched",
     "run_stage",
     "read_jsonl",
     "write_json_atomic",
@@ -83,6 +83,20 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict]
                 if name not in obj:
                     raise RecordError(f"{path}:{lineno}: missing field '{name}'")
             yield obj
+
+
+def batched(items: Iterable, n: int) -> Iterator[list]:
+    """Lists of ``n`` consecutive items (the last one shorter): a stage holds one batch at a time."""
+    if n < 1:
+        raise ValueError(f"batch size must be at least 1, got {n}")
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
@@ -207,7 +221,8 @@ class Stage:
         old = self.manifest()
         if old is not None:
             if old.get("config_hash") == self.hash and not force:
-                raise StageAlreadyDone(f"{self.name}: already finished in {self.dir} (config {self.hash}); nothing to do")
+                raise StageAlreadyDone(
+                    f"{self.name}: already finished in {self.dir} (config {self.hash}); nothing to do")
             if not force:
                 raise RecordError(
                     f"{self.dir}: finished with another config ({old.get('config_hash')} != {self.hash}); "
@@ -232,14 +247,18 @@ class Stage:
             p.unlink(missing_ok=True)
 
     def records(self) -> list[dict]:
-        """Records written so far (after repairing a torn tail)."""
+        """Records written so far (after repairing a torn tail), all in memory: prefer ``iter_records``."""
+        return list(self.iter_records())
+
+    def iter_records(self) -> Iterator[dict]:
+        """Records written so far, one at a time (after repairing a torn tail)."""
         _repair_tail(self.records_path)
-        if not self.records_path.exists():
-            return []
-        return list(read_jsonl(self.records_path))
+        if self.records_path.exists():
+            yield from read_jsonl(self.records_path)
 
     def done_keys(self, key: Callable[[dict], Any]) -> set:
-        return {key(r) for r in self.records()}
+        """``key`` of every record written so far (the records are read one at a time)."""
+        return {key(r) for r in self.iter_records()}
 
     def writer(self) -> _Writer:
         _repair_tail(self.records_path)
@@ -292,37 +311,6 @@ class _Writer:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
-
-
-class Journal:
-    """Results of a long job kept as they come, so a rerun does only what is missing.
-
-    A JSONL file whose first line records what produced it (``ident``: the input's hash and
-    the options); each later line is one result with its position under ``"_at"``. ``load``
-    drops a torn last line, and starts over (deleting the file) when ``ident`` differs, so
-    results made from other input or options are never mixed in. Delete it once the job's
-    real output is written.
-    """
-
-    def __init__(self, path: str | Path, ident: dict) -> None:
-        self.path, self.ident = Path(path), json.loads(json.dumps(ident, default=str))
-
-    def load(self) -> dict[int, dict]:
-        _repair_tail(self.path)
-        if not self.path.exists():
-            return {}
-        rows = list(read_jsonl(self.path))
-        if not rows or rows[0].get("_journal") != self.ident:
-            self.path.unlink()
-            return {}
-        return {row.pop("_at"): row for row in rows[1:]}
-
-    def writer(self) -> _Writer:
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        w = _Writer(self.path).__enter__()
-        if new:
-            w({"_journal": self.ident})
-        return w
 
 
 def run_stage(stage: Stage, force: bool, fn: Callable[[], Any], log: Callable[[str], Any] = print) -> Any:

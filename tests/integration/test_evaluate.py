@@ -78,7 +78,7 @@ def test_budget_forcing_sweep_through_the_prefill_path(tmp_path, embedded_path):
     from skyt1.report import build_report
     from skyt1.stages.evaluate import evaluate
 
-    cfg = EvaluateConfig(tasks=["arithmetic"], limit=2, models=["embedded"],
+    cfg = EvaluateConfig(tasks=["arithmetic"], limit=2,
                          sampling=Sampling(temperature=0.0, max_tokens=8),
                          budget_forcing={"max_thinking_tokens": [4, 16], "wait_times": 1, "answer_max_tokens": 8})
     res = evaluate({"embedded": ModelSpec(backend="embedded", batch_size=8)}, cfg, ScoreConfig(workers=1), tmp_path,

@@ -39,4 +39,4 @@ def test_kill_9_then_resume(tmp_path, embedded_path):
     assert cost["completion_tokens"] == sum(r["usage"]["completion_tokens"] for r in rows)  # each sample once
 
     again = subprocess.run(_cmd(out), capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert again.returncode == 0 and "nothing to do" in again.stderr

@@ -52,9 +52,8 @@ def test_only_undecidable_verdicts_are_sent():
 
 @pytest.mark.parametrize("last_line, llm_correct", [("VERDICT: CORRECT", True), ("VERDICT: INCORRECT", False)])
 def test_judge_decides_what_rules_cannot_and_the_summary_counts_it(server, tmp_path, last_line, llm_correct):
-    rows = [dict(r, _kind="math") for r in ROWS]
     stage = _stage(tmp_path)
-    summary = score(rows, stage, workers=1, judge=_judge(server, last_line))
+    summary = score(ROWS, stage, verifier="math", workers=1, judge=_judge(server, last_line))
     got = {r["id"]: (r["correct"], r["judge"]) for r in stage.records()}
     assert got == {"plain-expression": (llm_correct, "llm"), "decided-wrong": (False, "rule"),
                    "decided-right": (True, "rule"), "injection": (False, "rule")}
@@ -66,5 +65,5 @@ def test_judge_decides_what_rules_cannot_and_the_summary_counts_it(server, tmp_p
 def test_judge_is_off_by_default(tmp_path):
     assert ScoreConfig().judge is None
     stage = _stage(tmp_path)
-    summary = score([dict(ROWS[0], _kind="math")], stage, workers=1)
+    summary = score([ROWS[0]], stage, verifier="math", workers=1)
     assert "judges" not in summary and "judge" not in stage.records()[0]

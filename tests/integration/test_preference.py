@@ -68,7 +68,7 @@ def test_simpo_trains_two_steps_and_saves_a_model(tmp_path, tiny_model, pairs_fi
     r = _recipe(tmp_path, tiny_model)
     trainer, _ = build_preference_trainer(r.preference, pairs_file, tmp_path / "probe")
     a = trainer.args
-    assert (a.loss_type, a.cpo_alpha, a.beta, a.simpo_gamma) == ("simpo", 0.0, 2.0, 0.5)
+    assert (a.loss_type, a.cpo_alpha, a.beta, a.simpo_gamma) == ("simpo", 0.0, 2.0, 0.3)
     eos = trainer.processing_class.eos_token_id
     for row in trainer.train_dataset:
         n_prompt = len(row["prompt_input_ids"])
@@ -92,7 +92,7 @@ def test_flash_recipe_has_the_published_hyperparameters():
     r = load_recipe("sky-t1-32b-flash")
     p = r.preference
     assert p.base.model == "NovaSky-AI/Sky-T1-32B-Preview" and p.method == "full"
-    assert (p.learning_rate, p.beta, p.gamma, p.cpo_alpha, p.epochs) == (5e-7, 2.0, 0.5, 0.0, 1)
+    assert (p.learning_rate, p.beta, p.gamma, p.cpo_alpha, p.epochs) == (5e-7, 2.0, 0.3, 0.0, 1)
     assert global_batch(p, world_size=8) == 96
     with pytest.raises(ValueError, match="world size"):
         global_batch(p, world_size=4)

@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")]
 
 MATH = [{"problem_id": f"m{i}", "index": 0, "response": f"so \\boxed{{{i if i % 4 else i + 1}}}", "answer": str(i),
-         "_kind": "math"} for i in range(9)]
+         "verifier": "math"} for i in range(9)]
 CODE = [{"problem_id": f"c{i}", "index": 0, "response": f"```python\nprint(int(input()) + {i % 2})\n```",
-         "tests": {"inputs": ["1\n"], "outputs": ["1\n"]}, "_kind": "code"} for i in range(4)]
+         "tests": {"inputs": ["1\n"], "outputs": ["1\n"]}, "verifier": "code"} for i in range(4)]
 
 
 @pytest.fixture(scope="module")

@@ -219,3 +219,47 @@ def test_difficulty_rating_through_an_llm_filters_and_is_cached(server, tmp_path
                           OpenAIBackend("rater-test", base_url=server.url))
     assert res == {"c/1": {"difficulty": 8.0, "attempts": 1, "error": None}}
     assert any("Codeforces" in p for p in attempts if "Problem 9" in p)
+
+
+def test_structural_fallback_rewrites_what_the_llm_failed_and_counts_it_apart(server, tmp_path):
+    """``fallback: structural``: a trace the LLM fails on every try is formatted structurally,
+    marked ``structural_fallback`` and kept by curate; one the formatter fails too stays failed."""
+    rows = [_verdict(1, "[GOOD]"), _verdict(3, "[INVENT]"), _verdict(5, "[WRONG]"),
+            _verdict(9, "[LONG]", domain="code", answer=None, extracted="",
+                     response="I would loop over the input and print $\\boxed{3}$.")]  # no program to format
+    cfg = RewriteConfig(mode="llm", max_attempts=2, max_tokens=512, fallback="structural",
+                        rewriter=ModelSpec(backend="openai", model="rewriter-test",
+                                           args={"base_url": server.url, "backoff": 0.01}))
+    stage = Stage(tmp_path / "rewrite", "rewrite", cfg.model_dump())
+    stage.check()
+    summary = rewrite(rows, stage, cfg)
+    out = {r["problem_id"]: r for r in stage.records()}
+    assert summary["status"] == {"ok": 3, "failed": 1}
+    assert summary["rewritten_by"] == {"llm": 1, "structural_fallback": 2}
+    assert out["mine/1"]["rewriter"] == "rewriter-test" and "rewrite_llm_errors" not in out["mine/1"]
+    for pid, why in (("mine/3", "thought not faithful"), ("mine/5", "differs from the verified '12'")):
+        r = out[pid]
+        assert r["rewrite"] == "ok" and r["rewriter"] == "structural_fallback"
+        assert r["rewrite_llm_errors"].count(why) == 2  # why each LLM try failed is kept
+        assert check_format(r["formatted"], original=r["response"], answer=r["extracted"]) == []
+        assert "Quantum chromodynamics" not in r["formatted"]  # the formatter's text, from the original trace
+    failed = out["mine/9"]
+    assert failed["formatted"] is None and "structural fallback: " in failed["rewrite"]
+    assert sum(server.state["attempts"].values()) == 1 + 3 * 2  # the fallback sends nothing
+
+    ccfg = CurateConfig(name="fb", histograms=False)
+    cu = Stage(tmp_path / "curate", "curate", ccfg.model_dump())
+    cu.check()
+    curate(stage.records(), cu, ccfg)
+    assert sorted(r["problem_id"] for r in cu.records()) == ["mine/1", "mine/3", "mine/5"]
+
+
+def test_the_rewriter_gets_the_recipes_system_message_before_the_prompt(server, tmp_path):
+    cfg = RewriteConfig(mode="llm", max_attempts=1, system_prompt="You are a solution format convertor.",
+                        rewriter=ModelSpec(backend="openai", model="rewriter-test", args={"base_url": server.url}))
+    stage = Stage(tmp_path / "rewrite", "rewrite", cfg.model_dump())
+    stage.check()
+    assert rewrite([_verdict(1, "[GOOD]")], stage, cfg)["status"] == {"ok": 1}
+    (body,) = server.state["bodies"]
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert body["messages"][0]["content"] == "You are a solution format convertor."

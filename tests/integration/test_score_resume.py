@@ -19,12 +19,13 @@ def test_kill_9_then_resume_scores_only_the_rest(tmp_path):
     rows = [{"id": f"p{i}", "response": SLOW_ECHO, "tests": {"inputs": [f"{i}\n"], "outputs": [f"{i if i % 3 else -1}\n"]}}
             for i in range(12)]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out, journal = tmp_path / "scored.jsonl", tmp_path / ".scored.jsonl.journal"
+    out = tmp_path / "scored.jsonl"
+    records = tmp_path / ".scored.jsonl.stage" / "records.jsonl"  # score.file_stage
     cmd = [sys.executable, "-m", "skyt1.cli", "score", "--task", "code", "--in", str(src), "--out", str(out),
            "--workers", "1"]
-    kill_9_after(cmd, journal, lines=4, timeout=120)  # the header and 3 verdicts
+    kill_9_after(cmd, records, lines=3, timeout=120)  # 3 verdicts
     assert not out.exists()  # a partial result never looks complete
-    kept = journal.read_text().count("\n") - 1
+    kept = records.read_text().count("\n")
 
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -33,4 +34,4 @@ def test_kill_9_then_resume_scores_only_the_rest(tmp_path):
     assert [g["id"] for g in got] == [r["id"] for r in rows]
     assert [g["correct"] for g in got] == [i % 3 != 0 for i in range(12)]
     assert json.loads(res.stdout.strip().splitlines()[-1])["accuracy"] == pytest.approx(8 / 12)
-    assert not journal.exists()
+    assert not records.parent.exists()

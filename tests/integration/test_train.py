@@ -69,6 +69,23 @@ def test_loss_is_on_assistant_tokens_only(tmp_path, tiny_model):
     assert ((batch["labels"] != -100).sum(dim=1) > 0).all()
 
 
+def test_the_qwen25_template_trains_on_llama_factorys_text(tmp_path, tiny_model):
+    """train.chat_template=qwen25 (Sky-T1's LLaMA-Factory template): the loss-bearing tail is the
+    answer and <|endoftext|>, which becomes the EOS; the saved tokenizer keeps the template."""
+    from transformers import AutoTokenizer
+
+    r = _recipe(tmp_path, tiny_model, "train.chat_template=qwen25")
+    trainer, info = build_trainer(r.train, _write(tmp_path / "d.jsonl", _rows(2)), tmp_path / "train")
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    assert info["eos_token"] == "<|endoftext|>" == trainer.processing_class.eos_token
+    for i, row in enumerate(trainer.train_dataset):
+        start = next(k for k, lab in enumerate(row["labels"]) if lab != -100)
+        prompt = tok.decode(row["input_ids"][:start])
+        assert prompt.startswith(f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user")
+        assert tok.decode(row["input_ids"][start:]) == f"The answer is {2 * i + 1}.<|endoftext|>"
+    assert "<|endoftext|>" in trainer.processing_class.chat_template
+
+
 def test_padding_free_batches_keep_the_mask(tmp_path, tiny_model):
     """Forced padding-free (on CPU, SDPA with transformers' packed-sequence mask): one flat row,
     positions restart per example, prompts still masked."""

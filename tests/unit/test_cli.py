@@ -113,37 +113,43 @@ def test_generate_with_malformed_problems_marks_nothing_finished(tmp_path):
     assert not (out / "manifest.json").exists() and not (out / "summary.json").exists()
 
 
-def _journal_ident(src, **over):
-    from skyt1.records import file_sha256
+def _stage(src, out, **over):
+    """The stage a killed `skyt1 score` leaves next to its output (``score.file_stage``)."""
+    from skyt1.stages.score import file_stage
 
-    return {"input": file_sha256(src), "task": "math", "timeout": 5.0, "code_timeout": 6.0, "unsafe_code": False, **over}
+    stage = file_stage(src, out, "math", **over)
+    stage.check()
+    return stage
 
 
-def test_score_resumes_from_its_journal_and_drops_a_torn_line(tmp_path):
+def test_score_resumes_from_its_stage_and_drops_a_torn_line(tmp_path):
     src = tmp_path / "answers.jsonl"
     src.write_text("".join(json.dumps({"response": f"\\boxed{{{i}}}", "answer": str(i)}) + "\n" for i in range(4)))
     out = tmp_path / "scored.jsonl"
-    journal = tmp_path / ".scored.jsonl.journal"
+    stage = _stage(src, out)
     # As a killed run leaves it: two verdicts (marked, to see they are kept) and a torn third.
-    journal.write_text(json.dumps({"_journal": _journal_ident(src)}) + "\n"
-                       + "".join(json.dumps({"_at": i, "correct": True, "extracted": str(i), "reason": "kept"}) + "\n"
-                                 for i in (0, 2))
-                       + '{"_at": 1, "corr')
+    with stage.writer() as write:
+        for i in (0, 2):
+            write({"response": f"\\boxed{{{i}}}", "answer": str(i), "correct": True, "extracted": str(i),
+                   "reason": "kept", "_key": [i]})
+    with stage.records_path.open("a") as fh:
+        fh.write('{"response": "x", "corr')
     res = runner.invoke(app, ["score", "--task", "math", "--in", str(src), "--out", str(out), "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "resuming: 2 of 4 rows already scored" in res.output
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert [g["reason"] for g in got] == ["kept", "correct", "kept", "correct"]
-    assert not journal.exists()
+    assert not stage.dir.exists()
 
 
-def test_score_starts_over_when_the_journal_is_from_other_options(tmp_path):
+def test_score_starts_over_when_the_stage_is_from_other_options(tmp_path):
     src = tmp_path / "answers.jsonl"
     src.write_text(json.dumps({"response": "\\boxed{1}", "answer": "1"}) + "\n")
     out = tmp_path / "scored.jsonl"
-    journal = tmp_path / ".scored.jsonl.journal"
-    journal.write_text(json.dumps({"_journal": _journal_ident(src, timeout=1.0)}) + "\n"
-                       + json.dumps({"_at": 0, "correct": False, "extracted": None, "reason": "stale"}) + "\n")
+    stage = _stage(src, out, timeout=1.0)
+    with stage.writer() as write:
+        write({"response": "\\boxed{1}", "answer": "1", "correct": False, "extracted": None, "reason": "stale",
+               "_key": [0]})
     res = runner.invoke(app, ["score", "--task", "math", "--in", str(src), "--out", str(out), "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "resuming" not in res.output

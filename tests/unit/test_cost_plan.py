@@ -17,6 +17,8 @@ from skyt1.cost_plan import (
     recipe_plan_cost,
 )
 
+ONE_SOURCE = "generate.sources=[{task: math_train, quota: 1000}]"  # the 32B recipe with one 1000-problem source
+
 
 def _line(lines, stage, what=""):
     return next(x for x in lines if x["stage"] == stage and what in x["what"])
@@ -51,7 +53,7 @@ def test_measured_tokens_and_throughput_replace_the_stated_ones(tmp_path):
 
 
 def test_api_teacher_and_rewriter_are_priced_per_token(tmp_path):
-    r = load_recipe("sky-t1-32b-preview", ["generate.limit=1000", "generate.teacher.backend=openai",
+    r = load_recipe("sky-t1-32b-preview", [ONE_SOURCE, "generate.teacher.backend=openai",
                                            "generate.teacher.model=gpt-4o-mini", f"run_dir={tmp_path}/run"])
     lines = recipe_plan_cost(r)
     gen, rw = _line(lines, "generate"), _line(lines, "rewrite")
@@ -62,7 +64,7 @@ def test_api_teacher_and_rewriter_are_priced_per_token(tmp_path):
     train = _line(lines, "train")
     assert train["gpu_hours"] > 0 and "MFU 35%" in train["assumption"]
     # a local teacher on GPUs: hours from FLOPs at the stated utilisation
-    local = _line(recipe_plan_cost(load_recipe("sky-t1-32b-preview", ["generate.limit=1000"])), "generate")
+    local = _line(recipe_plan_cost(load_recipe("sky-t1-32b-preview", [ONE_SOURCE])), "generate")
     assert local["gpu_hours"] > 0 and "2N FLOPs/token" in local["assumption"]
 
 

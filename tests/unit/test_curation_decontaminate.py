@@ -135,3 +135,56 @@ def test_a_shared_template_with_other_numbers_is_not_contamination():
     assert guarded.check(same)["benchmark_id"] == "b/1"  # the same numbers: still caught
     excerpt = "Consider: the value of $y$ varies inversely as $\\sqrt x$ and when $x=24$"
     assert guarded.check(excerpt)["benchmark_id"] == "b/2"  # fewer numbers is an excerpt, not a contradiction
+
+
+# --- hub-only benchmarks (GPQA-Diamond, LiveCodeBench): used when loadable, never skipped ------
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _fixture_rows(name: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("name", ["gpqa_diamond", "livecodebench"])
+def test_an_unloadable_hub_only_benchmark_stops_decontamination_naming_it(monkeypatch, name):
+    from skyt1.curation.decontaminate import BenchmarkUnavailable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BenchmarkUnavailable, match=rf"curate.decontaminate: benchmark '{name}' cannot be loaded "
+                                                   r"\(hub .*hub.*remove it from curate.decontaminate"):
+        default_benchmarks(["math500", name])
+
+
+def test_hub_only_benchmarks_decontaminate_from_their_hub_rows(monkeypatch):
+    """GPQA-Diamond and LiveCodeBench rows (fixtures in the hub schema) go through the tasks'
+    own loaders and mappings; a training question copied from either is removed."""
+    from skyt1.tasks import gpqa_diamond
+    from skyt1.tasks import livecodebench as lcb
+
+    gpqa_rows, lcb_rows = _fixture_rows("gpqa_diamond.jsonl"), _fixture_rows("livecodebench.jsonl")
+    monkeypatch.setattr(gpqa_diamond, "use_hub", lambda: True)
+    monkeypatch.setattr(gpqa_diamond, "_has_token", lambda: True)
+    monkeypatch.setattr(gpqa_diamond, "load_rows", lambda hub, split, bundled, config=None: gpqa_rows)
+    monkeypatch.setattr(lcb, "_hub_rows", lambda tag: lcb_rows)
+    bench = default_benchmarks(["gpqa_diamond", "livecodebench"])
+    assert len(bench["gpqa_diamond"]) == len(gpqa_rows) and len(bench["livecodebench"]) == len(lcb_rows)
+    decon = Decontaminator(bench)
+    science, code = gpqa_rows[0]["Question"], lcb_rows[0]["question_content"]
+    items = [{"id": "s", "question": "Question: " + science}, {"id": "c", "question": code},
+             {"id": "ok", "question": "How many positive divisors does 360 have? Count them all carefully."}]
+    kept, removed = decontaminate(items, decon)
+    assert [i["id"] for i in kept] == ["ok"]
+    assert {r["id"]: r["contamination"]["benchmark"] for r in removed} == {"s": "gpqa_diamond", "c": "livecodebench"}
+
+
+def test_the_32b_recipes_decontaminate_against_every_benchmark_they_evaluate():
+    from skyt1.config import load_recipe
+
+    for name in ("sky-t1-32b-preview", "sky-t1-32b-flash"):
+        r = load_recipe(name)
+        evaluated = {t.split(":")[0].removesuffix("-easy").removesuffix("-medium").removesuffix("-hard")
+                     for t in r.evaluate.tasks}
+        assert evaluated <= set(r.curate.decontaminate), (name, evaluated - set(r.curate.decontaminate))

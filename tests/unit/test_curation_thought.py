@@ -88,3 +88,43 @@ def test_checker_catches_invented_thought_content():
     # a faithful light rewrite (steps relabelled, whitespace changed) passes
     faithful = "Step 1: We need the sum of 17 and 25.\nStep 2: First, 17 + 25: 17 + 20 = 37, and 37 + 5 = 42."
     assert check_format(wrap(faithful, "\\boxed{42}"), original=MATH) == []
+
+
+def test_normalize_words_equals_dedup_normalize():
+    """thought_overlap's fast normalisation is dedup.normalize, word for word, on random LaTeX-ish text."""
+    import random
+
+    from skyt1.curation.dedup import normalize
+    from skyt1.curation.thought import normalize_words
+
+    pieces = ["\\frac", "\\dfrac", "\\tbinom", "\\text{a b}", "\\left(", "\\right]", "\\,", "\\quad", "\\$", "$",
+              "{", "}", "~", "^", "_", "(", ")", "[", "]", ".", ",", ";", ":", "!", "?", '"', "'", "`", "3", "14",
+              "x", "Word", "ＡＢ", "①", " ", "  ", "\t", "\n", "\u00a0", "\u2003", "\\displaystyle", "\\bigl", "é"]
+    rng = random.Random(0)
+    texts = ["", " ", "3.5 and 1,000.", "x ^ 2 _ { i } ( a ) [ b ]", "a ) ( b", "^ ^ _"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 60))) for _ in range(3000)]
+    for text in texts:
+        assert normalize_words(text) == normalize(text).split(), repr(text)
+
+
+def test_thought_overlap_counts_ngrams_as_before():
+    """The contiguous shortcut and the n-gram count agree with the plain definition."""
+    import random
+
+    from skyt1.curation.dedup import normalize
+    from skyt1.curation.thought import thought_overlap
+
+    def plain(thought, original, n=3):
+        t, o = normalize(thought).split(), normalize(original).split()
+        n = 1 if len(t) < n else n
+        grams = [tuple(t[i : i + n]) for i in range(len(t) - n + 1)]
+        have = {tuple(o[i : i + n]) for i in range(len(o) - n + 1)}
+        return sum(g in have for g in grams) / len(grams) if grams else 1.0
+
+    rng = random.Random(1)
+    words = ["so", "x", "3.5", "3.", "5", "(a", "b)", "\\frac{1}{2}", "wait", "$y$", "^", "\n\n"]
+    for _ in range(2000):
+        original = " ".join(rng.choice(words) for _ in range(rng.randint(0, 40)))
+        cut = sorted(rng.randint(0, len(original)) for _ in range(2))
+        thought = original[cut[0] : cut[1]] if rng.random() < 0.7 else " ".join(rng.choice(words) for _ in range(9))
+        assert thought_overlap(thought, original) == plain(thought, original), (thought, original)

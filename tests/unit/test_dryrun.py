@@ -25,6 +25,8 @@ def test_the_32b_plan_shows_the_launch_the_mixture_and_the_serving_backend():
     assert "global batch 96 = 1 x 12 x 8 processes" in out
     assert "-m accelerate.commands.launch" in out and "--num_processes 8" in out and "ds_zero3_offload.json" in out
     assert "evaluate trained:" in out and "via vllm" in out
+    # hub-only decontamination benchmarks are named, and the dry run still passes without the hub
+    assert "the curate stage needs the hub (it stops rather than skip one): gpqa_diamond, livecodebench" in out
 
 
 def test_the_rehearsal_plans_two_processes_and_three_sources():

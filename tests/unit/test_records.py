@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from skyt1.records import RecordError, Stage, StageAlreadyDone, read_jsonl
+from skyt1.records import RecordError, Stage, StageAlreadyDone, batched, read_jsonl
 
 
 def test_read_jsonl_names_file_line_and_field(tmp_path):
@@ -64,3 +64,19 @@ def test_manifest_write_is_atomic(tmp_path):
     st.finish({}, {})
     leftovers = [p for p in os.listdir(st.dir) if p.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_batched_and_iter_records_stream(tmp_path):
+    assert list(batched(range(5), 2)) == [[0, 1], [2, 3], [4]] and list(batched([], 3)) == []
+    with pytest.raises(ValueError):
+        next(batched([1], 0))
+    stage = Stage(tmp_path / "s", "s", {})
+    stage.check()
+    with stage.writer() as write:
+        for i in range(3):
+            write({"i": i})
+    with stage.records_path.open("a") as fh:
+        fh.write('{"i": 3')  # torn by a kill
+    records = stage.iter_records()
+    assert next(records) == {"i": 0}  # one record at a time, the torn tail dropped
+    assert list(records) == [{"i": 1}, {"i": 2}] and stage.done_keys(lambda r: r["i"]) == {0, 1, 2}

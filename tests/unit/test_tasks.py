@@ -17,7 +17,7 @@ import pytest
 from skyt1.tasks import registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-HUB_ONLY = re.compile(r"^(apps|taco|livecodebench|gpqa_diamond|numina)(-|$)")
+HUB_ONLY = re.compile(r"^(apps|taco|livecodebench|gpqa_diamond|numina|still2)(-|$)")
 TASKS = registry()
 BUNDLED = sorted(n for n in TASKS if not HUB_ONLY.match(n))
 HUB = sorted(n for n in TASKS if HUB_ONLY.match(n))
@@ -233,3 +233,24 @@ def test_taco_mapping_and_filters(monkeypatch):
     assert "class Solution" in call["instruction"]
     monkeypatch.setattr(taco, "_hub_rows", lambda split: rows)
     assert [p["id"] for p in TASKS["taco-medium"].problems("train")] == ["taco-medium/train-0"]
+
+
+def test_still2_mapping_keeps_the_science_and_puzzle_rows_with_a_boxed_answer(monkeypatch):
+    from skyt1.tasks import still2
+
+    rows = _fixture("still2.jsonl")
+    assert set(rows[0]) == {"question", "combined_text", "domain"}  # STILL-2's released layout
+    monkeypatch.setattr(still2, "_hub_rows", lambda: tuple(rows))
+    science, puzzle = TASKS["still2-science"].problems("train"), TASKS["still2-puzzle"].problems("train")
+    for task, found in (("still2-science", science), ("still2-puzzle", puzzle)):
+        for p in found:
+            check_problem(TASKS[task], p)
+    assert [(p["meta"]["subject"], p["answer"]) for p in science] == [
+        ("physics", "2\\ \\text{s}"), ("chemistry", "4"), ("biology", "\\frac{1}{4}"), ("physics", "60")]
+    assert science[-1]["meta"]["reference_response"] == rows[-1]["combined_text"]  # the trace Sky-T1 appended
+    assert [p["answer"] for p in puzzle] == ["\\text{Cal}"]
+    assert [s["skip_reason"] for s in still2.skipped("still2-science")] == ["missing_answer",
+                                                                            f"duplicate_of:{science[1]['id']}"]
+    assert [s["skip_reason"] for s in still2.skipped("still2-puzzle")] == ["missing_answer"]
+    assert still2.solution_part(rows[-1]["combined_text"]).strip().startswith("$v = 150")
+    assert TASKS["still2-science"].splits == ("train",) and TASKS["still2-science"].domain == "science"

@@ -27,6 +27,19 @@ def test_classes_match_the_parent_vote():
     assert summarize(rows, vote_classes=classes)["maj@n"] == summarize(rows, equivalent=equivalent)["maj@n"] == 2 / 3
 
 
+def test_score_summary_votes_only_where_grouping_decides_and_agrees():
+    """summarize_verdicts skips problems whose answered samples are all right or all wrong: same maj@n."""
+    from skyt1.stages.score import summarize_verdicts
+
+    rows = (_rows("mixed", [r"\frac{1}{2}", "3", "3", "0.5"], [True, False, False, True])
+            + _rows("right", [r"\frac{1}{2}", "0.5", "1/2"], [True, True, True])
+            + _rows("wrong", ["x", "y", "x+0"], [False, False, False])
+            + _rows("one", ["5", None], [True, False]))
+    full = summarize(rows, vote_classes=vote.vote_classes(rows, "math", workers=0))
+    assert summarize_verdicts(rows, kind="math", workers=0) == full
+    assert full["maj@n"] == 0.75
+
+
 def test_exact_kinds_group_by_string():
     rows = _rows("p", ["A", "B", "A"], [True, False, True])
     assert vote.vote_classes(rows, "choice", workers=0) == {"p": {"A": 0, "B": 1}}

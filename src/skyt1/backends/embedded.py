@@ -62,6 +62,9 @@ def embedded_model_path() -> Path:
     # SmolLM2's chat template ends every turn with <|im_end|> (id 2): make it the EOS that
     # generation stops on and that training appends, so a fine-tuned model still stops.
     model.generation_config.eos_token_id = tokenizer.eos_token_id
+    # Servers that take their defaults from here (transformers serve) decode greedily unless
+    # do_sample is set, whatever temperature a request asks for; temperature 0 still means greedy.
+    model.generation_config.do_sample = True
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
     try:

@@ -10,7 +10,9 @@ Contracts:
 - ``decontaminate(items, decon, key="question") -> (kept, removed)``; removed items are copies
   with ``drop_reason="contaminated:<benchmark>"`` and ``contamination`` = the check dict.
 - ``default_benchmarks(["math500", "gsm8k:test", ...])``: the problems of skyt1 tasks, keyed
-  by the spec as given; without ``:split`` a task's default (last) split is used.
+  by the spec as given; without ``:split`` a task's default (last) split is used. One that
+  cannot be loaded (a hub-only benchmark offline) raises ``BenchmarkUnavailable``; none is
+  skipped.
 
 Checks, in order (the first hit is reported):
 
@@ -54,7 +56,8 @@ import numpy as np
 
 from skyt1.curation.dedup import Bands, _numbers, normalize, optimal_bands, signature
 
-__all__ = ["Decontaminator", "decontaminate", "default_benchmarks", "upstream_normalize", "word_ngrams"]
+__all__ = ["BenchmarkUnavailable", "Decontaminator", "decontaminate", "default_benchmarks", "upstream_normalize",
+           "word_ngrams"]
 
 
 def _contradict(a: list[str], b: list[str]) -> bool:
@@ -172,8 +175,18 @@ def decontaminate(items: list[dict], decon: Decontaminator, key: str = "question
     return kept, removed
 
 
+class BenchmarkUnavailable(ValueError):
+    """A benchmark named for decontamination could not be loaded (a hub-only one offline, a gated
+    one without a token). Decontamination never skips a benchmark it was asked for."""
+
+
 def default_benchmarks(names: list[str] | tuple[str, ...] | str) -> dict[str, list[dict]]:
-    """Problems of skyt1 tasks by spec (``"math500"``, ``"gsm8k:test"``), keyed by the spec."""
+    """Problems of skyt1 tasks by spec (``"math500"``, ``"gsm8k:test"``), keyed by the spec.
+
+    A benchmark that cannot be loaded (hub-only ones such as ``gpqa_diamond`` and
+    ``livecodebench`` need the hub, GPQA also ``HF_TOKEN``) raises ``BenchmarkUnavailable``
+    naming it and why, instead of being left out: a training set is never called decontaminated
+    against a benchmark it was not compared with. An unknown task is a ``KeyError``."""
     from skyt1.tasks import get_task
 
     if isinstance(names, str):
@@ -181,5 +194,12 @@ def default_benchmarks(names: list[str] | tuple[str, ...] | str) -> dict[str, li
     out: dict[str, list[dict]] = {}
     for spec in names:
         name, _, split = spec.strip().partition(":")
-        out[spec.strip()] = get_task(name).problems(split or None)
+        task = get_task(name)
+        try:
+            out[spec.strip()] = task.problems(split or None)
+        except (RuntimeError, OSError) as e:  # offline, gated, a failed download
+            raise BenchmarkUnavailable(
+                f"curate.decontaminate: benchmark {spec.strip()!r} cannot be loaded ({task.source}): {e}. "
+                "Decontamination does not skip it: make it loadable, or remove it from curate.decontaminate"
+            ) from e
     return out

@@ -205,10 +205,9 @@ def label_difficulty(
                 stats["cached"] += 1
         todo = [pid for pid in todo if labels[pid][0] is None]
         if todo:
-            from skyt1.backends import make_backend
+            from contextlib import nullcontext
 
-            backend = make_backend(rater)
-            fh = cache_path.open("a", encoding="utf-8") if cache_path is not None else None
+            from skyt1.backends import bills_tokens, make_backend
 
             def keep(pid: str, res: dict) -> None:
                 if fh is not None and res["difficulty"] is not None:
@@ -216,15 +215,14 @@ def label_difficulty(
                                          "model": rater.model}) + "\n")
                     fh.flush()
 
-            try:
+            # The rater's backend is closed when rating ends (Ray actors, vLLM's GPU memory, HTTP pools).
+            with make_backend(rater) as backend, \
+                    (cache_path.open("a", encoding="utf-8") if cache_path is not None else nullcontext()) as fh:
                 results = rate_difficulty(
                     [{"id": pid, "question": first[pid].get("question", ""), "domain": first[pid].get("domain", "math")}
                      for pid in todo],
-                    backend, prompt=prompt, ledger=ledger, api_model=rater.model if rater.backend == "openai" else None,
+                    backend, prompt=prompt, ledger=ledger, api_model=rater.model if bills_tokens(rater) else None,
                     on_result=keep)
-            finally:
-                if fh is not None:
-                    fh.close()
             for pid, res in results.items():
                 if res["difficulty"] is None:
                     stats["failed"].append({"problem_id": pid, "error": res["error"]})

@@ -24,11 +24,14 @@ Keys (any other key is an error, as in recipes):
   a column of the same name when there is one.
 - ``verifier``: ``math`` (default), ``math_int``, ``number``, ``choice`` or ``code`` (default
   ``code`` when ``tests`` is mapped); ``domain`` (default ``code`` for code, else ``math``);
-- ``where``: column -> value or list of values; only matching rows are read;
-- ``limit``: the first N problems; ``prompt``: the template ``source_task`` renders.
+- ``where``: column -> value or list of values; only matching rows are read; ``rows``: ``[start,
+  end]``, only those of the matching rows, before mapping (SkyThought's ``--start``/``--end``);
+- ``limit``: the first N problems; ``prompt``: the template ``source_task`` renders;
+- ``labels`` (values joined from another source), ``filters`` (``source_filters``), then
+  ``quota`` (a seeded sample of N, ``seed``): see ``source_problems``.
 
 Mapping: ``tests`` given as a JSON string is parsed; an APPS/TACO ``input_output`` shape
-(``inputs``/``outputs``/``fn_name``) becomes the code verifier's shape (``tasks.apps.io_tests``).
+(``inputs``/``outputs``/``fn_name``) becomes the code verifier's shape (``tasks._code.io_tests``).
 Answers become strings. Ids are ``<name>/<id column>`` when ``id`` is mapped, else
 ``<name>/<first 12 hex of the SHA-256 of the question>`` (stable when rows are reordered;
 ``-2``, ``-3``, ... for repeated questions).
@@ -40,13 +43,15 @@ silently: ``load_source(spec, skipped=list)`` appends each to ``skipped`` with `
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
+import random
 from collections.abc import Iterable
 from pathlib import Path
 
+from skyt1.curation.source_filters import apply_filters, check_selection, join_labels, label_specs
+from skyt1.curation.source_io import read_file, read_hub, resolve_path
 from skyt1.verifiers.registry import KINDS
 
 __all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_rows", "source_name", "source_problems",
@@ -54,8 +59,8 @@ __all__ = ["SPEC_KEYS", "PROBLEM_FIELDS", "load_source", "load_sources", "map_ro
 
 log = logging.getLogger(__name__)
 
-SPEC_KEYS = {"task", "path", "hub", "name", "split", "config", "fields", "verifier", "domain", "where", "limit", "prompt",
-             "quota", "seed"}
+SPEC_KEYS = {"task", "path", "hub", "name", "split", "config", "fields", "verifier", "domain", "where", "rows",
+             "limit", "prompt", "labels", "filters", "quota", "seed"}
 PROBLEM_FIELDS = ("id", "question", "answer", "tests", "choices", "domain")
 VERIFIERS = KINDS  # the verifier registry's kinds
 
@@ -65,7 +70,8 @@ def _check_spec(spec: dict, *, kind: bool = True) -> None:
         raise ValueError(f"a source is a mapping, not {type(spec).__name__}: {spec!r}")
     unknown = set(spec) - SPEC_KEYS
     if unknown:
-        raise ValueError(f"source {spec!r}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(SPEC_KEYS))}")
+        raise ValueError(f"source {spec!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(SPEC_KEYS))}")
     kinds = [k for k in ("task", "path", "hub") if spec.get(k)]
     if kind and len(kinds) != 1:
         raise ValueError(f"source {spec!r}: give exactly one of task, path, hub")
@@ -73,7 +79,11 @@ def _check_spec(spec: dict, *, kind: bool = True) -> None:
         raise ValueError(f"source {spec!r}: verifier must be one of {', '.join(VERIFIERS)}")
     for target in spec.get("fields") or {}:
         if target not in PROBLEM_FIELDS and not target.startswith("meta."):
-            raise ValueError(f"source {spec!r}: cannot map field {target!r}; fields: {', '.join(PROBLEM_FIELDS)}, meta.<key>")
+            raise ValueError(f"source {spec!r}: cannot map field {target!r}; "
+                             f"fields: {', '.join(PROBLEM_FIELDS)}, meta.<key>")
+    check_selection(spec.get("name") or spec.get("task") or spec.get("path") or spec.get("hub") or "source", spec)
+    for labelled in label_specs(spec):
+        _check_spec(labelled)
 
 
 def source_name(spec: dict) -> str:
@@ -83,46 +93,6 @@ def source_name(spec: dict) -> str:
     if spec.get("path"):
         return Path(str(spec["path"])).name.split(".")[0]
     return str(spec["hub"]).rstrip("/").split("/")[-1]
-
-
-def _read_file(path: Path) -> list[dict]:
-    name = path.name
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        if name.endswith((".jsonl", ".jsonl.gz")):
-            return [json.loads(line) for line in fh if line.strip()]
-        if name.endswith((".json", ".json.gz")):
-            data = json.load(fh)
-            if not isinstance(data, list):
-                raise ValueError(f"{path}: a JSON source holds a list of objects")
-            return data
-    raise ValueError(f"{path}: unsupported source file (use .jsonl, .jsonl.gz, .json or .parquet)")
-
-
-def _read_hub(spec: dict) -> Iterable[dict]:
-    from skyt1.tasks._data import use_hub
-
-    if not use_hub():
-        raise RuntimeError(
-            f"source {spec['hub']} is on the hub, which is not in use (check the network, unset "
-            "HF_HUB_OFFLINE, or set SKYT1_DATA_SOURCE=hub; gated sets also need HF_TOKEN)"
-        )
-    import datasets
-
-    ds = datasets.load_dataset(spec["hub"], spec.get("config"), split=spec.get("split") or "train")
-    where = spec.get("where") or {}
-    if where:  # filter on the Arrow columns first: hub sets can hold millions of rows
-        keep = None
-        for col, want in where.items():
-            wanted = set(want) if isinstance(want, list) else {want}
-            hits = {i for i, v in enumerate(ds[col]) if v in wanted}
-            keep = hits if keep is None else keep & hits
-        ds = ds.select(sorted(keep or ()))
-    return (dict(r) for r in ds)
 
 
 def _get(row: dict, column: str):
@@ -150,7 +120,7 @@ def _matches(row: dict, where: dict) -> bool:
 
 
 def _tests(value):
-    from skyt1.tasks.apps import io_tests
+    from skyt1.tasks._code import io_tests
 
     if isinstance(value, str):
         if not value.strip():
@@ -165,6 +135,20 @@ def _empty(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _selected(rows: Iterable[dict], spec: dict):
+    """``(position, row)`` of the rows matching ``where``, within the ``rows`` window of those."""
+    where, (start, end) = spec.get("where") or {}, spec.get("rows") or [0, None]
+    matched = 0
+    for pos, row in enumerate(rows):
+        if where and not _matches(row, where):
+            continue
+        matched += 1
+        if end is not None and matched > end:
+            return
+        if matched > start:
+            yield pos, row
+
+
 def map_rows(rows: Iterable[dict], spec: dict, skipped: list | None = None) -> list[dict]:
     """Source rows -> problem records, by the spec's field mapping (see the module docstring)."""
     _check_spec(spec, kind=False)
@@ -172,14 +156,11 @@ def map_rows(rows: Iterable[dict], spec: dict, skipped: list | None = None) -> l
     fields = dict(spec.get("fields") or {})
     verifier = spec.get("verifier") or ("code" if "tests" in fields else "math")
     domain_default = spec.get("domain") or ("code" if verifier == "code" else "math")
-    where = spec.get("where") or {}
     limit = spec.get("limit")
     out: list[dict] = []
     seen_ids: dict[str, int] = {}
     n_skipped = 0
-    for pos, row in enumerate(rows):
-        if where and not _matches(row, where):
-            continue
+    for pos, row in _selected(rows, spec):
         if limit and len(out) >= limit:
             break
         got = {f: _get(row, fields.get(f, f)) for f in PROBLEM_FIELDS}
@@ -231,14 +212,9 @@ def load_source(spec: dict, *, skipped: list | None = None, base_dir: str | Path
 
         return get_task(spec["task"]).problems(spec.get("split"), spec.get("limit"))
     if spec.get("path"):
-        path = Path(str(spec["path"]))
-        if base_dir is not None and not path.is_absolute():
-            path = Path(base_dir) / path
-        if not path.is_file():
-            raise FileNotFoundError(f"source {spec['path']!r}: no such file ({path})")
-        rows: Iterable[dict] = _read_file(path)
+        rows: Iterable[dict] = read_file(resolve_path(spec, base_dir))
     else:
-        rows = _read_hub(spec)
+        rows = read_hub(spec)
     return map_rows(rows, spec, skipped)
 
 
@@ -256,7 +232,7 @@ def load_sources(specs: list[dict], *, base_dir: str | Path | None = None) -> tu
 
 def source_task(spec: dict, *, base_dir: str | Path | None = None):
     """A ``Task`` over a file or hub source, so ``generate``/``score`` can use it like any task."""
-    from skyt1.tasks.apps import CODE_PROMPT, STDIN_INSTRUCTION
+    from skyt1.tasks._code import CODE_PROMPT, STDIN_INSTRUCTION
     from skyt1.tasks.base import BOXED_INSTRUCTION, Task
 
     _check_spec(spec)
@@ -286,22 +262,35 @@ def source_task(spec: dict, *, base_dir: str | Path | None = None):
     )
 
 
-def source_problems(spec: dict, *, base_dir: str | Path | None = None, skipped: list | None = None):
+def source_problems(spec: dict, *, base_dir: str | Path | None = None, counts: dict | None = None):
     """One mixture source: ``(task, problems)``, its Task (prompt, verifier, domain) and its problems
-    after ``limit`` and ``quota`` (a seeded sample of N, ``seed`` default 0); each problem gains
-    ``source``, the spec's name."""
-    import random
-
-    quota, seed = spec.get("quota"), spec.get("seed", 0)
-    plain = {k: v for k, v in spec.items() if k not in ("quota", "seed")}
+    after ``rows``/``limit``, ``filters`` and ``quota`` (a seeded sample of N, ``seed`` default 0,
+    kept in source order); each problem gains ``source``, the spec's name. ``counts``, when
+    given, is filled with ``available`` (before filters), ``labelled`` (with ``labels``),
+    ``after_filters`` (``{filter: n}``), ``quota`` and ``selected``."""
+    _check_spec(spec)
+    plain = {k: v for k, v in spec.items() if k not in ("quota", "seed", "filters", "labels")}
+    name = plain.get("name") or plain.get("task") or source_name(plain)
     task = source_task(plain, base_dir=base_dir)
     split = plain.get("split") or "train"
     if split not in task.splits:
-        raise ValueError(f"source {source_name(plain) if not plain.get('task') else plain['task']!r}: split {split!r} "
-                         f"is not one of {list(task.splits)}")
+        raise ValueError(f"source {name!r}: split {split!r} is not one of {list(task.splits)}")
     problems = task.problems(split, plain.get("limit"))
+    if plain.get("task") and plain.get("rows"):
+        problems = problems[plain["rows"][0]:plain["rows"][1]]
+    available, labels = len(problems), spec.get("labels")
+    if labels:
+        known = [p for f in label_specs(spec) for p in source_problems(f, base_dir=base_dir)[1]]
+        problems, matched = join_labels(name, problems, known, labels["copy"])
+    problems, after = apply_filters(name, problems, spec.get("filters"))
+    quota = spec.get("quota")
     if quota is not None and quota < len(problems):
-        keep = sorted(random.Random(seed).sample(range(len(problems)), quota))
+        keep = sorted(random.Random(spec.get("seed", 0)).sample(range(len(problems)), quota))
         problems = [problems[i] for i in keep]
-    name = plain.get("name") or plain.get("task") or source_name(plain)
+    log.info("source %s: %d problems available, %d after filters, %d selected (quota %s)", name, available,
+             list(after.values())[-1] if after else available, len(problems), quota)
+    if counts is not None:
+        counts.update(available=available, after_filters=after, quota=quota, selected=len(problems))
+        if labels:
+            counts["labelled"] = matched
     return task, [{**p, "source": name} for p in problems]

@@ -40,8 +40,9 @@ unverified one.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from skyt1.curation.dedup import normalize
+from skyt1.curation.dedup import _SIZING, _SPACING, _WRAPPERS, normalize
 
 __all__ = [
     "BEGIN_SOLUTION",
@@ -131,17 +132,53 @@ def format_structural(response: str, extracted: str | None = None, domain: str =
     return f"{BEGIN_THOUGHT}\n\n{thought}\n\n{END_THOUGHT}\n\n{BEGIN_SOLUTION}\n\n{solution}\n\n{END_SOLUTION}"
 
 
+_BLANKS = str.maketrans(dict.fromkeys("${}~;:!?\"'`", " "))
+_POINT = re.compile(r"[.,](?!(?<=\d.)\d)")  # a . or , not between two digits
+
+
+def normalize_words(text: str) -> list[str]:
+    """``dedup.normalize(text).split()``, computed faster (``_normalized``)."""
+    s = _normalized(text)
+    return s.split(" ") if s else []
+
+
+def _normalized(text: str) -> str:
+    """``dedup.normalize(text)``: the same steps, with its last five regex passes (over every character
+    of a trace) done by ``str.translate``, one regex that starts with its character class, and
+    ``str.replace`` on the single-spaced text. Equal by construction and by test
+    (``tests/unit/test_curation_thought.py`` compares the two on random text)."""
+    s = unicodedata.normalize("NFKC", text or "").lower().replace("\\$", " ")
+    if "\\" in s:  # the LaTeX-command passes of dedup.normalize
+        s = re.sub(r"\\[dt]frac(?![a-z])", r"\\frac", s)
+        s = re.sub(r"\\[dt]binom(?![a-z])", r"\\binom", s)
+        s = _WRAPPERS.sub(" ", s)
+        s = _SPACING.sub(" ", s)
+        s = _SIZING.sub("", s)
+    s = " ".join(_POINT.sub(" ", s.translate(_BLANKS)).split())
+    # The text is single-spaced now: dropping every space next to ^ or _, after ( or [, before ) or ],
+    # is what dedup.normalize's last two substitutions do.
+    for old, new in ((" ^", "^"), ("^ ", "^"), (" _", "_"), ("_ ", "_"), ("( ", "("), ("[ ", "["), (" )", ")"),
+                     (" ]", "]")):
+        if old in s:
+            s = s.replace(old, new)
+    return s
+
+
 def thought_overlap(thought: str, original: str, n: int = 3) -> float:
     """Fraction of the thought's normalised word n-grams found in ``original`` (unigrams when
     the thought is shorter than ``n`` words); 1.0 for an empty thought."""
-    t, o = normalize(thought).split(), normalize(original).split()
+    norm_thought, norm_original = _normalized(thought), _normalized(original)
+    t = norm_thought.split(" ") if norm_thought else []
     if len(t) < n:
         n = 1
-    grams = [tuple(t[i : i + n]) for i in range(len(t) - n + 1)]
-    if not grams:
+    if len(t) < n:
         return 1.0
-    have = {tuple(o[i : i + n]) for i in range(len(o) - n + 1)}
-    return sum(g in have for g in grams) / len(grams)
+    if f" {norm_thought} " in f" {norm_original} ":  # the words run unbroken in the original: every n-gram is there
+        return 1.0
+    o = norm_original.split(" ") if norm_original else []
+    grams = list(zip(*(t[i:] for i in range(n))))
+    have = set(zip(*(o[i:] for i in range(n))))
+    return sum(map(have.__contains__, grams)) / len(grams)
 
 
 def _canon_answer(s: str) -> str:

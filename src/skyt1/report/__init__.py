@@ -240,7 +240,7 @@ def build_report(run: Path, title: str = "skyt1 run", prices: dict | None = None
         md += ["Unfinished evaluations (no result shown): " + ", ".join(f"`{p}`" for p in pending) + ".", ""]
     if points:
         md += _scaling(points) + ["", *([f"![{scaling}]({scaling})"] if scaling else []), ""]
-    md += _curation(run, out)
+    md += sections.mixture(run) + _curation(run, out)
     curves, curve_charts = sections.training(run, out)
     md += curves
     md += _stages_and_cost(run, prices)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from skyt1.report import data
 
-__all__ = ["KATEX_HEAD", "comparison", "plan_vs_measured", "training", "viewer_link"]
+__all__ = ["KATEX_HEAD", "comparison", "mixture", "plan_vs_measured", "training", "viewer_link"]
 
 #: report.html renders the math of its problem lists with the viewer's bundled KaTeX (offline)
 KATEX_HEAD = (
@@ -164,3 +164,21 @@ def viewer_link(index: Path | None, out: Path) -> list[str]:
     rel = index.relative_to(out).as_posix()
     return ["## Traces", "", ("Every sample, its verdict and why curation kept or dropped it: "
                              f"[the trace viewer]({rel}) (a static page: opens from disk, offline)."), ""]
+
+
+def mixture(run: Path) -> list[str]:
+    """Per source of a finished ``generate``: problems available, left by each filter, the quota,
+    problems asked, samples and tokens (its summary's ``by_source``)."""
+    if data.stage_statuses(run).get("generate", ("",))[0] != "finished":
+        return []
+    by = (data.load_json(run / "generate" / "summary.json") or {}).get("by_source") or {}
+    if not by:
+        return []
+    md = ["## Mixture", "", "| source | available | after filters | quota | problems | samples | tokens | truncated |",
+          "|---|---|---|---|---|---|---|---|"]
+    for name, c in by.items():
+        after = ", ".join(f"{k} {n}" for k, n in (c.get("after_filters") or {}).items()) or "-"
+        quota = c.get("quota") if c.get("quota") is not None else "-"
+        md.append(f"| {name} | {c.get('available', '-')} | {after} | {quota} | {c['problems']} | {c['samples']} | "
+                  f"{c['completion_tokens']} | {c['truncated']} |")
+    return md + [""]

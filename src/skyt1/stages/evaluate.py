@@ -186,9 +186,8 @@ class _TaskRun:
             (base / "result.json").unlink(missing_ok=True)
             self.log(f"[run] evaluate {self.label} {self.task.name}: score -> {sc.dir}")
             s = self.score_cfg
-            rows = [dict(r, _kind=self.task.verifier) for r in gen.records()]
-            summary = score(rows, sc, workers=s.workers, timeout=s.timeout, code_timeout=s.code_timeout,
-                            ks=s.ks, prices=self.prices, ray=s.ray)
+            summary = score(gen.iter_records(), sc, verifier=self.task.verifier, workers=s.workers, timeout=s.timeout,
+                            code_timeout=s.code_timeout, ks=s.ks, prices=self.prices, ray=s.ray)
         except StageAlreadyDone as e:
             self.log(f"[skip] {e}")
             summary = json.loads(sc.summary_path.read_text(encoding="utf-8"))

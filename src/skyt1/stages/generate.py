@@ -32,6 +32,8 @@ def mixture(cfg: GenerateConfig) -> list[dict]:
     from skyt1.curation.sources import source_name
 
     if cfg.sources:
+        if cfg.limit:
+            raise ValueError("generate.limit applies to generate.task; with generate.sources give each source a quota")
         specs = [dict(s) for s in cfg.sources]
     elif cfg.source:
         specs = [{"split": cfg.split, **({"limit": cfg.limit} if cfg.limit else {}), **cfg.source}]
@@ -45,13 +47,14 @@ def mixture(cfg: GenerateConfig) -> list[dict]:
     return specs
 
 
-def load_mixture(cfg: GenerateConfig) -> tuple[list[dict], dict[str, str]]:
-    """Every source's problems, each with ``source`` and ``verifier``, and the user message of each."""
+def load_mixture(cfg: GenerateConfig, counts: dict | None = None) -> tuple[list[dict], dict[str, str]]:
+    """Every source's problems, each with ``source`` and ``verifier``, and the user message of each;
+    ``counts`` (when given) gets each source's ``available``, ``after_filters``, ``quota``, ``selected``."""
     from skyt1.curation.sources import source_problems
 
     problems, prompts = [], {}
     for spec in mixture(cfg):
-        task, found = source_problems(spec)
+        task, found = source_problems(spec, counts=counts.setdefault(spec["name"], {}) if counts is not None else None)
         for p in found:
             p = {**p, "verifier": task.verifier}
             prompts[p["id"]] = task.render(p)
@@ -82,7 +85,10 @@ def run(recipe, stage: Stage) -> dict:
         problems = [{"source": p["task"], **p, "verifier": task.verifier} for p in problems_from_file(stage.inputs[0])]
         prompts = {p["id"]: task.render(p) for p in problems}
     else:
-        problems, prompts = load_mixture(g)
+        counts: dict = {}
+        problems, prompts = load_mixture(g, counts)
+        return generate(problems, prompts, stage, teacher=g.teacher, sampling=g.sampling, threads=recipe.threads,
+                        prices=recipe.prices.model_dump(), selection=counts)
     return generate(problems, prompts, stage, teacher=g.teacher, sampling=g.sampling, threads=recipe.threads,
                     prices=recipe.prices.model_dump())
 
@@ -99,11 +105,13 @@ def sample_seed(seed: int, problem_id: str, index: int) -> int:
 
 
 def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, teacher: ModelSpec,
-             sampling: Sampling, backend: Backend | None = None, threads: int = 1, prices: dict | None = None) -> dict:
+             sampling: Sampling, backend: Backend | None = None, threads: int = 1, prices: dict | None = None,
+             selection: dict | None = None) -> dict:
     """Draw ``sampling.n`` samples for each problem into ``stage``; return the summary.
 
     ``prompts`` maps problem id to the user message. ``backend`` may be passed in to reuse a
-    loaded model; otherwise one is made from ``teacher``.
+    loaded model; otherwise one is made from ``teacher``. ``selection`` (``load_mixture``'s
+    counts) adds each source's ``available``, ``after_filters`` and ``quota`` to ``by_source``.
     """
     ledger = Ledger(stage="generate").start(carry=stage.spent_path)
     done = stage.done_keys(lambda r: (r["problem_id"], r["index"]))
@@ -144,22 +152,25 @@ def generate(problems: list[dict], prompts: dict[str, str], stage: Stage, *, tea
         "completion_tokens": sum(r["usage"]["completion_tokens"] for r in records),
         "truncated": sum(r["finish_reason"] == "length" for r in records),
         "sampling": sampling.model_dump(),
-        "by_source": _by_source(records),
+        "by_source": _by_source(records, selection or {}),
     }
     stage.finish(summary, ledger.to_dict(prices))
     return summary
 
 
-def _by_source(records: list[dict]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+def _by_source(records: list[dict], selection: dict[str, dict]) -> dict[str, dict]:
+    def empty() -> dict:
+        return {"problems": set(), "samples": 0, "completion_tokens": 0, "truncated": 0}
+
+    out: dict[str, dict] = {name: empty() for name in selection}  # a source that kept no problem shows too
     for r in records:
-        c = out.setdefault(r.get("source", r.get("task", "?")), {"problems": set(), "samples": 0, "completion_tokens": 0,
-                                                                "truncated": 0})
+        c = out.setdefault(r.get("source", r.get("task", "?")), empty())
         c["problems"].add(r["problem_id"])
         c["samples"] += 1
         c["completion_tokens"] += r["usage"]["completion_tokens"]
         c["truncated"] += r["finish_reason"] == "length"
-    return {k: {**v, "problems": len(v["problems"])} for k, v in sorted(out.items())}
+    picked = {k: {f: c[f] for f in ("available", "after_filters", "quota") if f in c} for k, c in selection.items()}
+    return {k: {**v, "problems": len(v["problems"]), **picked.get(k, {})} for k, v in sorted(out.items())}
 
 
 def _draw(todo: list[Request], by_id: dict, backend: Backend, params: SamplingParams, stage: Stage) -> None:

@@ -3,8 +3,9 @@
 Sky-T1-32B-Flash (NovaSky, "Think Less, Achieve More: Cut Reasoning Costs by 50% Without
 Sacrificing Accuracy", Jan 2025, https://novasky-ai.github.io/posts/reduce-overthinking/)
 starts from Sky-T1-32B-Preview and runs SimPO (Meng et al. 2024, arXiv:2405.14734) for 1 epoch,
-batch 96, lr 5e-7, beta 2.0, gamma 0.5 on ~10k pairs: shortest vs longest correct response, plus
-{longer correct, short incorrect} pairs (``skyt1.curation.select.preference_pairs``).
+batch 96, lr 5e-7, beta 2.0, gamma 0.3 (SkyThought's ``qwen2_full_simpo.yaml``) on ~10k pairs:
+shortest vs longest correct response, plus {longer correct, short incorrect} pairs
+(``skyt1.curation.select.preference_pairs``).
 
 SimPO runs through TRL's ``trl.experimental.cpo.CPOTrainer`` with ``loss_type="simpo"`` and
 ``cpo_alpha=0`` (no NLL term): reference-free, the loss is
@@ -31,15 +32,16 @@ import os
 import sys
 from pathlib import Path
 
+from skyt1.chat_templates import use_chat_template
 from skyt1.config import PreferenceConfig, system_prompt_text
 from skyt1.records import RecordError, Stage, read_jsonl
+from skyt1.stages.rank import launched
 from skyt1.stages.trainer import (
     attn_implementation,
     cuda_available,
     end_of_turn_token,
     fit,
     global_batch,
-    launched,
     load_dtype,
     lora_config,
     show_progress,
@@ -107,7 +109,7 @@ def build_preference_trainer(cfg: PreferenceConfig, pairs_path: Path, out_dir: P
     bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and torch.cuda.is_bf16_supported())
     attn = attn_implementation(cfg, bf16)
     path = resolve_model_path(cfg.base.model)
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.base.revision)
+    tokenizer = use_chat_template(AutoTokenizer.from_pretrained(path, revision=cfg.base.revision), cfg.chat_template)
     eos = end_of_turn_token(tokenizer)
     tokenizer.eos_token = eos  # so CPOTrainer finds the EOS already there and adds none
     rows = to_preference_rows(pairs_path, tokenizer, system_prompt_text(cfg.base.system_prompt), eos)
@@ -132,7 +134,8 @@ def build_preference_trainer(cfg: PreferenceConfig, pairs_path: Path, out_dir: P
     trainer = CPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=peft_config)
     show_progress(trainer)
-    return trainer, {"attn_implementation": attn, "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos}
+    info = {"attn_implementation": attn, "liger_kernel": args.use_liger_kernel, "bf16": bf16, "eos_token": eos}
+    return trainer, info
 
 
 def _describe(trainer) -> tuple[int, float, dict]:

@@ -4,9 +4,11 @@ What it guarantees, and how:
 
 - **Loss on assistant tokens only.** The curated TRL messages file becomes TRL's conversational
   *prompt-completion* form (system and user turns are the prompt, the assistant turn the
-  completion), rendered by the student's own chat template; ``completion_only_loss`` sets the
-  label of every prompt token to -100 (``tests/integration/test_train.py`` decodes the
-  loss-bearing tokens and finds exactly the assistant text and its end-of-turn).
+  completion), rendered by the student's own chat template or the one ``train.chat_template``
+  names (``qwen25``: LLaMA-Factory's, as Sky-T1; ``skyt1.chat_templates``);
+  ``completion_only_loss`` sets the label of every prompt token to -100
+  (``tests/integration/test_train.py`` decodes the loss-bearing tokens and finds exactly the
+  assistant text and its end-of-turn).
 - **The recipe's system prompt.** ``train.base.system_prompt`` (text or preset, as for
   generation and evaluation) replaces or inserts the system turn of every example, so the model
   is trained with the prompt it is evaluated with; unset, the data's own system turn is kept.
@@ -46,8 +48,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from skyt1.chat_templates import use_chat_template
 from skyt1.config import TrainConfig, system_prompt_text
 from skyt1.records import RecordError, Stage, read_jsonl
+from skyt1.stages.rank import launched
 from skyt1.stages.trainer import (
     attn_implementation,
     cuda_available,
@@ -55,7 +59,6 @@ from skyt1.stages.trainer import (
     fit,
     global_batch,
     last_checkpoint,
-    launched,
     load_dtype,
     lora_config,
     show_progress,
@@ -118,7 +121,7 @@ def build_trainer(cfg: TrainConfig, data_path: Path, out_dir: Path, *, threads: 
     attn = attn_implementation(cfg, bf16)
     padding_free = use_padding_free(cfg, attn)
     path = resolve_model_path(cfg.base.model)
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.base.revision)
+    tokenizer = use_chat_template(AutoTokenizer.from_pretrained(path, revision=cfg.base.revision), cfg.chat_template)
     eos = end_of_turn_token(tokenizer)
     rows = to_prompt_completion(data_path, system_prompt_text(cfg.base.system_prompt))
     dropped = 0

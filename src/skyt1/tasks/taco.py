@@ -17,12 +17,10 @@ column: the native id is the row's index in its split. Problems without tests ar
 from __future__ import annotations
 
 import ast
-import json
 from functools import cache
 
+from skyt1.tasks._code import code_problem, code_task, load_by_difficulty, parse_io
 from skyt1.tasks._data import use_hub
-from skyt1.tasks.apps import CODE_PROMPT, SOURCE_SAMPLING, code_instruction, io_tests
-from skyt1.tasks.base import Task
 
 HUB_ID = "BAAI/TACO"
 FILES = {
@@ -43,36 +41,13 @@ def _literal(value):
 
 def _map_row(row: dict, index: int, split: str = "test", task: str = "taco") -> dict | None:
     """One hub row (the ``index``-th of its split) -> a problem, None when it has no tests."""
-    try:
-        io = json.loads(row.get("input_output") or "{}")
-    except json.JSONDecodeError:
-        return None
-    tests = io_tests(io) if isinstance(io, dict) else None
+    tests = parse_io(row.get("input_output") or "{}")
     if tests is None:
         return None
-    starter = row.get("starter_code") or ""
-    return {
-        "id": f"{task}/{split}-{index}",
-        "task": task,
-        "domain": "code",
-        "question": row["question"].strip(),
-        "instruction": code_instruction(starter, tests.get("fn_name")),
-        "tests": tests,
-        "meta": {
-            "difficulty": row.get("difficulty"),
-            "source": row.get("source"),
-            "name": row.get("name"),
-            "url": row.get("url"),
-            "date": row.get("date"),
-            "tags": _literal(row.get("tags")),
-            "skill_types": _literal(row.get("skill_types")),
-            "time_limit": row.get("time_limit"),
-            "memory_limit": row.get("memory_limit"),
-            "starter_code": starter,
-            "native_id": index,
-            "split": split,
-        },
-    }
+    meta = {k: row.get(k) for k in ("difficulty", "source", "name", "url", "date")}
+    meta.update(tags=_literal(row.get("tags")), skill_types=_literal(row.get("skill_types")),
+                time_limit=row.get("time_limit"), memory_limit=row.get("memory_limit"))
+    return code_problem(task, split, index, row, tests, meta)
 
 
 @cache
@@ -89,31 +64,15 @@ def _hub_rows(split: str) -> tuple[dict, ...]:
 
 
 def _load(split: str, difficulty: str | None = None, task: str = "taco") -> list[dict]:
-    out = []
-    for i, row in enumerate(_hub_rows(split)):
-        if difficulty and row.get("difficulty") != difficulty:
-            continue
-        problem = _map_row(row, i, split, task)
-        if problem is not None:
-            out.append(problem)
-    return out
+    return load_by_difficulty(_hub_rows(split), difficulty, lambda row, i: _map_row(row, i, split, task))
 
 
-def _task(difficulty: str | None) -> Task:
+def _task(difficulty: str | None):
     name = f"taco-{difficulty.lower().replace('_', '-')}" if difficulty else "taco"
-    return Task(
-        name=name,
-        domain="code",
-        verifier="code",
-        load=lambda split: _load(split, difficulty, name),
-        splits=("train", "test"),
-        prompt=CODE_PROMPT,
-        description=f"TACO algorithmic problems ({difficulty or 'all difficulties'}); stdin or call-based tests",
-        source=f"hub {HUB_ID} (Arrow shards); hub only",
-        license="Apache-2.0 (problem sources vary)",
-        paper="https://arxiv.org/abs/2312.14852",
-        sampling=dict(SOURCE_SAMPLING),
-    )
+    return code_task(name, lambda split: _load(split, difficulty, name),
+                     what=f"TACO algorithmic problems ({difficulty or 'all difficulties'}); stdin or call-based tests",
+                     source=f"hub {HUB_ID} (Arrow shards); hub only", license="Apache-2.0 (problem sources vary)",
+                     paper="https://arxiv.org/abs/2312.14852")
 
 
 TASKS = [_task(None)] + [_task(d) for d in DIFFICULTIES]

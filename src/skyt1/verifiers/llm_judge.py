@@ -91,8 +91,10 @@ def _ask(cfg: JudgeConfig, pending: list[tuple[int, dict, dict]], backend) -> di
     return out
 
 
-def resolve(stream: Iterable[tuple[int, dict]], rows: list[dict], cfg: JudgeConfig) -> Iterator[tuple[int, dict]]:
-    """Pass decided verdicts through; ask the judge model about the pending ones, then yield them."""
+def resolve(stream: Iterable[tuple[int, dict]], rows: list[dict], cfg: JudgeConfig,
+            backend=None) -> Iterator[tuple[int, dict]]:
+    """Pass decided verdicts through; ask the judge model about the pending ones, then yield them.
+    ``backend``: the judge's backend, kept open by the caller; None: one made here and closed."""
     pending = []
     for pos, verdict in stream:
         if verdict.get("judge") == "pending":
@@ -101,13 +103,13 @@ def resolve(stream: Iterable[tuple[int, dict]], rows: list[dict], cfg: JudgeConf
             yield pos, verdict if "judge" in verdict else Verdict(verdict, judge="rule")
     if not pending:
         return
-    from skyt1.backends import make_backend
-
-    backend = make_backend(cfg.model)
-    try:
+    if backend is not None:
         decided = _ask(cfg, pending, backend)
-    finally:
-        backend.close()
+    else:
+        from skyt1.backends import make_backend
+
+        with make_backend(cfg.model) as owned:
+            decided = _ask(cfg, pending, owned)
     for pos, _, verdict in pending:
         if pos in decided:
             ok = decided[pos]

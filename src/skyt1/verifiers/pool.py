@@ -179,15 +179,17 @@ class VerifierPool:
         w.kill()
         self._pool[self._pool.index(w)] = self._spawn()
 
-    def map(self, fn: Callable[..., dict], items: Iterable[tuple]) -> Iterator[tuple[int, dict]]:
-        """Yield ``(index, verdict)`` for ``fn(*item)`` of every item, as calls complete."""
+    def map(self, fn: Callable[..., dict], items: Iterable[tuple],
+            timeout: float | None = None) -> Iterator[tuple[int, dict]]:
+        """Yield ``(index, verdict)`` for ``fn(*item)`` of every item, as calls complete; ``timeout``
+        replaces the pool's limit per call for this map (warm workers reused for other work)."""
         if self.workers == 0:
             return ((i, _call(fn, args)) for i, args in enumerate(items))
         self._start()
         pickle.dumps(fn)  # fail here, not in a worker, on a lambda or a closure
-        return self._map(fn, items)
+        return self._map(fn, items, float(timeout or self.timeout))
 
-    def _map(self, fn, items) -> Iterator[tuple[int, dict]]:
+    def _map(self, fn, items, limit: float) -> Iterator[tuple[int, dict]]:
         if self._busy:
             raise RuntimeError("VerifierPool.map is already running; finish or close it first")
         self._busy = True
@@ -214,13 +216,13 @@ class VerifierPool:
                 busy = [w for w in self._pool if w.pending]
                 if not busy and exhausted and not retry:
                     return
-                first_deadline = min((w.started + self.timeout for w in busy), default=None)
+                first_deadline = min((w.started + limit for w in busy), default=None)
                 wait_s = None if first_deadline is None else max(0.0, first_deadline - time.monotonic())
                 for conn in wait([w.conn for w in self._pool], timeout=wait_s):
                     self._receive(next(w for w in self._pool if w.conn is conn), retry, done)
                 now = time.monotonic()
                 for w in list(self._pool):
-                    if w.pending and now >= w.started + self.timeout and not w.conn.poll(0):
+                    if w.pending and now >= w.started + limit and not w.conn.poll(0):
                         done.append((w.pending.popleft()[0], _timeout_verdict()))
                         retry.extend(w.pending)
                         self._replace(w)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import atexit
 import re
+from collections.abc import Iterable
 
 from skyt1.verifiers.registry import get
 
-__all__ = ["answer_groups", "vote_classes", "close_pools"]
+__all__ = ["answer_groups", "vote_classes", "classes_of", "close_pools"]
 
 _INT = re.compile(r"[+-]?\d+")
 _POOLS: dict[tuple, object] = {}
@@ -67,7 +68,7 @@ def close_pools() -> None:
         _POOLS.popitem()[1].close()
 
 
-def vote_classes(rows: list[dict], kind: str = "math", *, workers: int = 2,
+def vote_classes(rows: Iterable[dict], kind: str = "math", *, workers: int = 2,
                  timeout: float = 20.0) -> dict[str, dict[str, int]]:
     """``{problem_id: {answer: class id}}`` for the rows' stripped ``extracted`` answers."""
     answers: dict[str, list[str]] = {}
@@ -77,6 +78,13 @@ def vote_classes(rows: list[dict], kind: str = "math", *, workers: int = 2,
             seen = answers.setdefault(r["problem_id"], [])
             if (a := str(a).strip()) not in seen:
                 seen.append(a)
+    return classes_of(answers, kind, workers=workers, timeout=timeout)
+
+
+def classes_of(answers: dict[str, list[str]], kind: str = "math", *, workers: int = 2, timeout: float = 20.0,
+               pool=None) -> dict[str, dict[str, int]]:
+    """``vote_classes`` from ``{problem_id: [distinct stripped answers]}`` (``metrics.Tally.distinct_answers``);
+    ``pool``: a warm ``VerifierPool`` to group in (the score stage's), else the shared voting workers."""
     vote = get(kind).vote
     out, jobs = {}, []
     for pid, distinct in answers.items():
@@ -90,8 +98,9 @@ def vote_classes(rows: list[dict], kind: str = "math", *, workers: int = 2,
     if jobs:
         from skyt1.verifiers.pool import VerifierPool
 
-        pool = _pool(workers, timeout) if workers else VerifierPool(workers=0)
-        for j, result in pool.map(answer_groups, [(kind, distinct) for _, distinct in jobs]):
+        if pool is None:
+            pool = _pool(workers, timeout) if workers else VerifierPool(workers=0)
+        for j, result in pool.map(answer_groups, [(kind, distinct) for _, distinct in jobs], timeout=timeout):
             pid, distinct = jobs[j]
             groups = result.get("groups") or range(len(distinct))  # timeout/error: exact strings
             out[pid] = dict(zip(distinct, groups))

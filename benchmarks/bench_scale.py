@@ -1,0 +1,193 @@
+"""The streaming stages at scale: rows/s, peak memory and how both grow with the number of rows.
+
+For each size (10k and 100k rows; ``--million`` adds 1M), writes the seeded synthetic teacher output
+of ``benchmarks/synthetic.py`` (QwQ-shaped traces, 4 samples per MATH-train problem, planted
+duplicates), then runs the stages of ``STAGES`` in order, each in its own subprocess on the previous
+stage's records, and prints per stage and size: seconds, rows/s, the peak RSS of the stage's process
+(``getrusage``) and of its whole process tree (the stage and its workers, sampled from /proc every
+0.1 s), rows per CPU-second of that tree and the machine's mean load average while it ran (on a
+shared machine rows/s falls with the load; rows per CPU-second much less), and, over the sizes,
+the growth exponents ``b`` of ``time ~ N^b`` and ``memory ~ N^b`` (least squares on the logs: 1 is
+linear, 0 is flat). Results also go to ``WORKDIR/results.json``.
+
+    python benchmarks/bench_scale.py [--sizes 10000,100000] [--million] [--stages score,rewrite]
+                                     [--workers 2] [--workdir /tmp/skyt1-scale]
+
+Measured 2026-12-03 on the 2-core development machine, shared with other jobs (load average 3-5,
+so each process got well under a core), default command:
+
+    rows  stage    rows/s  peak MB (process / with workers)  rows per CPU-s
+    10k   score       550    42 / 220                           546
+    10k   rewrite    1304    58 / 151                          1299
+    100k  score       569    62 / 261                           736
+    100k  rewrite    1059    58 / 154                          1292
+    growth: score time ~ N^0.99, memory ~ N^0.07; rewrite time ~ N^1.09, memory ~ N^0.01
+
+Adding a stage: one entry in ``STAGES``, ``name: Bench(source, run)``, where ``source`` names the
+stage whose ``records.jsonl`` it reads (``"generate"``: the synthetic file) and ``run(inp, out,
+workers)`` runs the stage into the directory ``out`` and returns its summary (printed as ``extra``
+when it returns a ``"bench"`` dict, e.g. planted items found). ``score_cli`` (opt-in) is ``skyt1 score
+--task math``: the score stage plus the copy of its rows back into input order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil  # installed with accelerate, a dependency of skyt1
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@dataclass(frozen=True)
+class Bench:
+    source: str  # the stage whose records.jsonl this one reads; "generate" is the synthetic file
+    run: Callable[[Path, Path, int], dict]  # (input JSONL, stage directory, workers) -> summary
+    default: bool = True  # run without --stages
+
+
+def _score(inp: Path, out: Path, workers: int) -> dict:
+    from skyt1.records import Stage, read_jsonl
+    from skyt1.stages.score import score
+
+    stage = Stage(out, "score", {"bench": "score", "workers": workers}, inputs=[inp])
+    stage.reset()
+    stage.check()
+    return score(read_jsonl(inp), stage, workers=workers)  # each row's verifier: "math"
+
+
+def _score_cli(inp: Path, out: Path, workers: int) -> dict:
+    """``skyt1 score --task math --in INP --out OUT/records.jsonl``: the stage, then rows put back in input order."""
+    from skyt1.stages.score import score_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    return score_file(inp, out / "records.jsonl", "math", workers=workers, log=lambda _: None)
+
+
+def _rewrite(inp: Path, out: Path, workers: int) -> dict:
+    from skyt1.config import RewriteConfig
+    from skyt1.records import Stage, read_jsonl
+    from skyt1.stages.rewrite import rewrite
+
+    stage = Stage(out, "rewrite", {"bench": "rewrite"}, inputs=[inp])
+    stage.reset()
+    stage.check()
+    return rewrite(read_jsonl(inp), stage, RewriteConfig(), workers=workers)
+
+
+STAGES: dict[str, Bench] = {
+    "score": Bench("generate", _score),
+    "score_cli": Bench("generate", _score_cli, default=False),
+    "rewrite": Bench("score", _rewrite),
+}
+
+
+def _sample(proc: psutil.Process, cpu: dict[int, float]) -> int:
+    """RSS of ``proc`` and its descendants now; each one's CPU seconds so far go into ``cpu``."""
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            with p.oneshot():
+                total += p.memory_info().rss
+                times = p.cpu_times()
+                cpu[p.pid] = times.user + times.system
+        except psutil.Error:  # exited between listing and reading
+            pass
+    return total
+
+
+def run_stage(name: str, inp: Path, out: Path, workers: int) -> dict:
+    """Run stage ``name`` in a subprocess; its seconds, rows, peak RSS (process, and process tree)."""
+    cmd = [sys.executable, __file__, "--child", name, str(inp), str(out), str(workers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    watch, tree_peak, cpu, load = psutil.Process(proc.pid), 0, {}, []
+    while proc.poll() is None:
+        try:
+            tree_peak = max(tree_peak, _sample(watch, cpu))
+        except psutil.Error:
+            pass
+        load.append(psutil.getloadavg()[0])
+        time.sleep(0.1)
+    report = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"stage {name} failed (exit {proc.returncode})")
+    child = json.loads(report.strip().splitlines()[-1])
+    # CPU of the tree as last sampled (a worker's last 0.1 s may be missed): with the machine's load
+    # average it tells how far a busy machine held the stage back from what its cores allow.
+    return {**child, "tree_peak_mb": round(tree_peak / 2**20, 1), "cpu_s": round(sum(cpu.values()), 1),
+            "load": round(sum(load) / max(len(load), 1), 2)}
+
+
+def _child(name: str, inp: str, out: str, workers: str) -> None:
+    t = time.perf_counter()
+    summary = STAGES[name].run(Path(inp), Path(out), int(workers))
+    seconds = time.perf_counter() - t
+    rows = sum(1 for _ in Path(out, "records.jsonl").open("rb"))
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1),
+                      "peak_mb": round(own.ru_maxrss / 1024, 1),  # KiB on Linux
+                      "stage_cpu_s": round(own.ru_utime + own.ru_stime, 1), "extra": summary.get("bench")}))
+
+
+def exponent(sizes: list[int], values: list[float]) -> float | None:
+    """Least-squares slope of log(value) on log(size): the b of value ~ size^b."""
+    if len(sizes) < 2:
+        return None
+    xs, ys = [math.log(s) for s in sizes], [math.log(max(v, 1e-9)) for v in values]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs), 2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="10000,100000")
+    ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (9.6 GB of input, 1 h on 2 cores)")
+    ap.add_argument("--stages", default=",".join(name for name, b in STAGES.items() if b.default),
+                    help=f"comma-separated, of {', '.join(STAGES)}")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", default="/tmp/skyt1-scale")
+    args = ap.parse_args()
+    from synthetic import write_synthetic
+
+    sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
+    stages = args.stages.split(",")
+    results: dict[str, dict[int, dict]] = {name: {} for name in stages}
+    for n in sizes:
+        base = Path(args.workdir) / str(n)
+        base.mkdir(parents=True, exist_ok=True)
+        generated = base / "generate.jsonl"
+        planted = write_synthetic(generated, n, args.seed)
+        print(f"{n} rows: {generated.stat().st_size / 2**20:.0f} MiB, planted {planted['planted']}", flush=True)
+        for name in stages:
+            src = STAGES[name].source
+            inp = generated if src == "generate" else base / src / "records.jsonl"
+            r = results[name][n] = run_stage(name, inp, base / name, args.workers)
+            per_cpu = r["rows"] / max(r["cpu_s"], 1e-9)
+            print(f"  {name:8s} {r['seconds']:8.1f} s {r['rows_per_s']:8.0f} rows/s  peak {r['peak_mb']:6.0f} MB, "
+                  f"with workers {r['tree_peak_mb']:6.0f} MB; {per_cpu:6.0f} rows per CPU-s "
+                  f"({r['stage_cpu_s']:.0f} of {r['cpu_s']:.0f} CPU-s in the stage's process), load {r['load']}"
+                  + (f"  {r['extra']}" if r.get("extra") else ""),
+                  flush=True)
+    for name in stages:
+        ns = sorted(results[name])
+        print(f"{name}: time ~ N^{exponent(ns, [results[name][n]['seconds'] for n in ns])}, "
+              f"memory ~ N^{exponent(ns, [results[name][n]['tree_peak_mb'] for n in ns])}")
+    out = Path(args.workdir) / "results.json"
+    out.write_text(json.dumps({"sizes": sizes, "workers": args.workers, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:])
+    else:
+        main()
