@@ -139,6 +139,38 @@ def curate_stage_bench(rows_path: Path, out: Path, **cfg) -> dict:
             "peak_rss_mb": round(result["peak_kb"] / 1024), "summary": result["summary"]}
 
 
+_REASON = {"duplicate_problem": ("duplicate_of", "near_duplicate_of"),
+           "near_duplicate_problem": ("near_duplicate_of",),
+           "benchmark_copy": ("contaminated",), "duplicate_trace": ("duplicate_sample",),
+           "near_copy_trace": ("near_copy_of", "duplicate_sample")}
+
+
+def curate_planted(rows_path: Path, out: Path, **cfg) -> dict:
+    """For ``bench_scale.py``: curate ``rows_path`` (rows of ``benchmarks/synthetic.py``, which say
+    under ``planted`` what they are) in this process; the summary with ``bench``: per planted kind,
+    ``[rows dropped for it, planted rows]``."""
+    from skyt1.config import CurateConfig
+    from skyt1.records import Stage
+    from skyt1.stages.curate import curate
+
+    config = CurateConfig(**{"name": "bench", "histograms": False, "decontaminate": ["math500"], **cfg})
+    stage = Stage(Path(out), "curate", config.model_dump(exclude={"ray"}), inputs=[Path(rows_path)])
+    stage.reset()
+    stage.check()
+    summary = curate(Path(rows_path), stage, config)
+    counts: dict = {}
+    for name, kept in (("records.jsonl", True), ("dropped.jsonl", False)):
+        with (Path(out) / name).open(encoding="utf-8") as fh:
+            for line in fh:
+                d = json.loads(line)
+                kind = (d.get("planted") or {}).get("kind")
+                if kind in _REASON:
+                    c = counts.setdefault(kind, [0, 0])
+                    c[1] += 1
+                    c[0] += (not kept) and d["drop_reason"].split(":")[0] in _REASON[kind]
+    return {**summary, "bench": counts}
+
+
 def found(planted: dict, out: Path) -> dict:
     """Planted items dropped with the right reason, per kind: ``[found, planted]``."""
     want = {"exact": "duplicate_of", "near": "near_duplicate_of", "bench": "contaminated",
