@@ -7,7 +7,7 @@ duplicate problems (case and spacing), 10 near duplicates (one word changed, sam
 MinHash estimate >= 0.8), 10 MATH-500 problems behind an opening sentence (each once, until the
 ones of 20+ words run out), 20 near-copy traces (five words changed) and 10 identical traces.
 
-Usage: python benchmarks/bench_curate.py [--rows 10000,100000] [--ray]
+Usage: python benchmarks/bench_curate.py [--rows 10000,100000] [--ray] [--scale 1.0]
 
 ``curate_stage_bench(rows_path, out, **cfg)`` runs the stage on any rows file in a child
 process and returns ``{"rows", "seconds", "rows_per_s", "peak_rss_mb", "summary"}``, for
@@ -56,8 +56,10 @@ def _edit(text: str, rng: random.Random, n: int) -> str:
     return " ".join(words)
 
 
-def make_rows(n_rows: int, path: Path, seed: int = 0) -> dict:
-    """Write ``n_rows`` rows to ``path``; return what was planted, by kind."""
+def make_rows(n_rows: int, path: Path, seed: int = 0, scale: float = 1.0) -> dict:
+    """Write ``n_rows`` rows to ``path``; return what was planted, by kind. ``scale`` multiplies
+    every trace length (``--scale 0.05``: 100-1,100 characters, the indexes at 1M rows without
+    60 GB of input and output on disk)."""
     from skyt1.tasks import get_task
 
     rng = random.Random(seed)
@@ -95,7 +97,7 @@ def make_rows(n_rows: int, path: Path, seed: int = 0) -> dict:
                     trace = traces[0]
                     planted["same_trace"].append((pid, i))
                 else:
-                    size = int(min(22000, max(2000, math.exp(rng.gauss(math.log(8000), 0.55)))))
+                    size = int(scale * min(22000, max(2000, math.exp(rng.gauss(math.log(8000), 0.55)))))
                     start = rng.randrange(len(pool) - size)
                     trace = pool[start : start + size]
                 traces.append(trace)
@@ -195,12 +197,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="10000,100000")
     ap.add_argument("--ray", action="store_true", help="MinHash and decontamination as Ray tasks (local cluster)")
+    ap.add_argument("--scale", type=float, default=1.0, help="trace length factor (default 1: 2k-22k characters)")
     args = ap.parse_args()
     cfg = {"ray": {"num_cpus": 2, "shard_size": 256}} if args.ray else {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(x) for x in args.rows.split(",")]:
             path = Path(tmp) / f"rows_{n}.jsonl"
-            planted = make_rows(n, path)
+            planted = make_rows(n, path, scale=args.scale)
             r = curate_stage_bench(path, Path(tmp) / f"curate_{n}", **cfg)
             hits = found(planted, Path(tmp) / f"curate_{n}")
             mb = path.stat().st_size / 1e6
