@@ -133,7 +133,9 @@ def curate_stage_bench(rows_path: Path, out: Path, **cfg) -> dict:
     """Run the curate stage on ``rows_path`` in a child process; time, peak RSS and the summary."""
     cfg = {"name": "bench", "histograms": False, "decontaminate": ["math500"], **cfg}
     res = subprocess.run([sys.executable, __file__, "--child", str(rows_path), str(out), json.dumps(cfg)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"curate failed (exit {res.returncode}):\n{res.stderr[-3000:]}")
     result = json.loads(res.stdout.strip().splitlines()[-1])
     n = result["summary"]["input"]
     return {"rows": n, "seconds": round(result["seconds"], 2), "rows_per_s": round(n / result["seconds"]),
