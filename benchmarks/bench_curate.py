@@ -9,6 +9,21 @@ ones of 20+ words run out), 20 near-copy traces (five words changed) and 10 iden
 
 Usage: python benchmarks/bench_curate.py [--rows 10000,100000] [--ray] [--scale 1.0]
 
+Measured 2026-12-03 on the shared 2-core machine (load average 2-5; decontamination against
+MATH-500, defaults otherwise); rows/s is wall time, then rows per CPU-second of the stage:
+
+    rows            rows/s   per CPU-s   peak RSS   planted found
+    10k              1,725       2,442     100 MB   exact 34/34, near 31/31, MATH-500 27/27,
+                                                    near-copy traces 141/143, same trace 70/70
+    100k             1,805       2,006     149 MB   256/256, 271/271, 241/241, 1,437/1,448, 729/729
+    300k             1,570       2,148     243 MB   729/729, 766/767, 335/335, 4,383/4,413, 2,152/2,152
+    1M (--scale 0.05) 3,974      3,997     558 MB   (short traces: the indexes at 1M rows; 300k at
+                                                    this scale peaks at 217 MB, 26 MB under full length)
+
+A full-length 1M run needs about 60 GB of disk for its input and outputs (it filled this
+machine's); from the two scales, its peak would be about 585 MB. An earlier run of the same
+code at 10k/100k on a quieter machine: 2,013 and 2,298 rows/s.
+
 ``curate_stage_bench(rows_path, out, **cfg)`` runs the stage on any rows file in a child
 process and returns ``{"rows", "seconds", "rows_per_s", "peak_rss_mb", "summary"}``, for
 ``bench_scale.py``.
