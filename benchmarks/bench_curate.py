@@ -21,8 +21,8 @@ MATH-500, defaults otherwise); rows/s is wall time, then rows per CPU-second of 
                                                     this scale peaks at 217 MB, 26 MB under full length)
 
 A full-length 1M run needs about 60 GB of disk for its input and outputs (it filled this
-machine's); from the two scales, its peak would be about 585 MB. An earlier run of the same
-code at 10k/100k on a quieter machine: 2,013 and 2,298 rows/s.
+machine's); from the two scales, its peak would be about 585 MB. An earlier run, before the last
+memory changes, at 10k/100k on a quieter machine: 2,013 and 2,298 rows/s.
 
 ``curate_stage_bench(rows_path, out, **cfg)`` runs the stage on any rows file in a child
 process and returns ``{"rows", "seconds", "rows_per_s", "peak_rss_mb", "summary"}``, for
