@@ -33,7 +33,8 @@ def _rows() -> list[dict]:
     rows = []
     for p in problems:
         for i in range(2):
-            thought = f"Thinking about {p['id']} in attempt {i}: " + "we add and multiply the numbers. " * 8
+            steps = " ".join(f"step {j} gives {j * (i + 3) + 7}." for j in range(12))  # two different traces
+            thought = f"Thinking about {p['id']} in attempt {i}: {steps}"
             rows.append({"problem_id": p["id"], "task": p["id"].split("/")[0], "domain": "math",
                          "question": p["question"], "answer": str(p.get("answer", "1")), "index": i, "model": "t",
                          "response": thought,
