@@ -84,10 +84,19 @@ def _rewrite(inp: Path, out: Path, workers: int) -> dict:
     return rewrite(read_jsonl(inp), stage, RewriteConfig(), workers=workers)
 
 
+def _curate(inp: Path, out: Path, workers: int) -> dict:
+    """The curate stage streamed from the rewrite stage's file (decontaminated against MATH-500);
+    ``bench``: per planted kind, ``[dropped for it, planted rows that reached curate]``."""
+    from bench_curate import curate_planted
+
+    return curate_planted(inp, out)
+
+
 STAGES: dict[str, Bench] = {
     "score": Bench("generate", _score),
     "score_cli": Bench("generate", _score_cli, default=False),
     "rewrite": Bench("score", _rewrite),
+    "curate": Bench("rewrite", _curate),
 }
 
 

@@ -141,10 +141,14 @@ class CurateConfig(_Strict):
     policy: Literal["all_correct", "shortest_correct", "one_per_problem"] = "all_correct"
     dedup: bool = True
     near_dedup_threshold: float | None = Field(0.8, description="MinHash Jaccard threshold; None disables near-dedup")
+    near_copy_threshold: float | None = Field(
+        0.85, gt=0, le=1, description="drop a trace this similar (byte 8-gram Jaccard estimate) to a kept "
+        "trace of the same problem (2% of its words changed: about 0.91); None: identical traces only")
     decontaminate: list[str] = Field(default_factory=list, description="benchmarks as task or task:split")
     decontaminate_min_overlap: float = Field(
-        0.0, ge=0, le=1, description="fraction of the shorter question's 8-grams that must be shared "
-        "(0: any shared 8-gram, the open-r1/s1 rule; 0.5 spares contest boilerplate)")
+        0.2, ge=0, le=1, description="fraction of the shorter question's 8-grams that must be shared (0: any shared "
+        "8-gram, the open-r1/s1 rule, flags 9% of MATH train; 0.2 flags 0.95% and finds every planted copy: "
+        "benchmarks/bench_decontaminate.py)")
     name: str = Field("skyt1", description="dataset name in dataset_info.json and file names")
     system_prompt: str | None = Field(None, description="system prompt written into the SFT export")
     difficulty_rater: ModelSpec | None = Field(
@@ -171,6 +175,8 @@ class CurateConfig(_Strict):
     push_to_hub: str | None = Field(None, description="hub repo id the HF dataset is pushed to when HF_TOKEN is set")
     card: dict[str, Any] = Field(default_factory=dict, description="extra dataset-card fields: description, license, ...")
     histograms: bool = Field(True, description="write token-length histograms (PNG) into the stage directory")
+    ray: RayScoring | None = Field(None, description="MinHash and decontamination of each batch as Ray tasks "
+                                                     "over shards (shard_size problems a task); same results as local")
 
 
 class TrainConfig(_Strict):

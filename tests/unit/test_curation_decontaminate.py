@@ -118,6 +118,25 @@ def test_min_overlap_spares_shared_boilerplate_but_not_a_copied_problem():
         Decontaminator(bench, min_overlap=1.5)
 
 
+def test_a_shared_template_with_other_numbers_is_not_contamination():
+    bench = {"b": [{"id": "b/1", "question": "What is the remainder when 2007 is divided by 25? Give the remainder as "
+                                             "a whole number between zero and the divisor."},
+                   {"id": "b/2", "question": "The value of $y$ varies inversely as $\\sqrt x$ and when $x=24$, "
+                                             "$y=15$. What is $x$ when $y=3$?"}]}
+    other = ("What is the remainder when 1999 is divided by 7? Give the remainder as a whole number between "
+             "zero and the divisor.")
+    renumbered = "The value of $y$ varies inversely as $\\sqrt x$ and when $x=2$, $y=4$. What is $x$ when $y=1$?"
+    guarded, loose = Decontaminator(bench, min_overlap=0.2), Decontaminator(bench, min_overlap=0.2, same_numbers=False)
+    assert loose.check(renumbered)["method"] == "ngram" and guarded.check(renumbered) is None
+    assert Decontaminator(bench).check(renumbered)["method"] == "ngram"  # min_overlap 0: the upstream rule, unguarded
+    filler = " ".join(w + (" now" if i % 5 == 4 else "") for i, w in enumerate(other.split()))
+    assert loose.check(filler)["method"] == "fuzzy" and guarded.check(filler) is None
+    same = " ".join(w + (" now" if i % 5 == 4 else "") for i, w in enumerate(bench["b"][0]["question"].split()))
+    assert guarded.check(same)["benchmark_id"] == "b/1"  # the same numbers: still caught
+    excerpt = "Consider: the value of $y$ varies inversely as $\\sqrt x$ and when $x=24$"
+    assert guarded.check(excerpt)["benchmark_id"] == "b/2"  # fewer numbers is an excerpt, not a contradiction
+
+
 # --- hub-only benchmarks (GPQA-Diamond, LiveCodeBench): used when loadable, never skipped ------
 
 FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures"

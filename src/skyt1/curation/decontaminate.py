@@ -24,7 +24,12 @@ Checks, in order (the first hit is reported):
    (opt-in, not upstream) asks for more: the shared n-grams must be at least that fraction of
    the shorter question's n-grams. Contest boilerplate shares a few 8-grams with many unrelated
    problems ("where m and n are relatively prime positive integers. find m+n"); a copied
-   problem shares most of them. A benchmark question
+   problem shares most of them. Then, with ``same_numbers``, a question whose numbers
+   contradict the benchmark question's (neither holds the other's: an excerpt or a wrapper
+   does not contradict) also needs ``numbers_overlap`` (default 0.6) of its n-grams
+   shared: "y varies inversely as sqrt x, and when x=2, y=4" is not the benchmark's "... when
+   x=24, y=15" (0.36 shared), while a copy with one digit changed shares about 0.8 and is
+   still caught. ``benchmarks/bench_decontaminate.py`` measures the trade-off. A benchmark question
    shorter than ``ngram`` words has no n-grams upstream; here it is compared whole: it matches
    when its normalised word sequence occurs contiguously in the question.
 3. ``fuzzy``: for questions and benchmark questions both at least ``ngram`` words long,
@@ -35,18 +40,30 @@ Checks, in order (the first hit is reported):
    every 5 words, or every 6th word replaced, scores 0.72-1.0 on MATH-500, while the best
    score of any GSM8K train question against MATH-500 is about 0.36. Short questions are left to the
    exact checks on purpose: "What is 3 + 4?" and "What is 4 + 3?" differ by a few characters but
-   are different problems.
+   are different problems. With ``same_numbers`` (the default), as in ``dedup.dedup_near``, a
+   fuzzy match also needs the same numbers: "the remainder when 2007 is divided by 25" and
+   another remainder problem share a template, not a problem. The MinHash signatures are
+   ``dedup.signature`` (numpy, permutations built once), banded as datasketch's ``MinHashLSH``
+   would band them at ``lsh_threshold`` (``dedup.optimal_bands``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections import defaultdict
+from collections import Counter, defaultdict
 
-from skyt1.curation.dedup import minhash, normalize
+import numpy as np
+
+from skyt1.curation.dedup import Bands, _numbers, normalize, optimal_bands, signature
 
 __all__ = ["BenchmarkUnavailable", "Decontaminator", "decontaminate", "default_benchmarks", "upstream_normalize",
            "word_ngrams"]
+
+
+def _contradict(a: list[str], b: list[str]) -> bool:
+    """Whether neither list of numbers holds the other (an excerpt or a wrapper is not a contradiction)."""
+    ca, cb = Counter(a), Counter(b)
+    return bool(ca - cb) and bool(cb - ca)
 
 
 def upstream_normalize(text: str) -> str:
@@ -73,20 +90,22 @@ class Decontaminator:
         lsh_threshold: float = 0.3,
         num_perm: int = 128,
         seed: int = 1,
+        same_numbers: bool = True,
+        numbers_overlap: float = 0.6,
     ):
-        from datasketch import MinHashLSH
-
         if not 0.0 <= min_overlap <= 1.0:
             raise ValueError(f"min_overlap must be within [0, 1], got {min_overlap}")
         self.ngram, self.fuzzy_threshold, self.min_overlap = ngram, fuzzy_threshold, min_overlap
+        self.same_numbers, self.numbers_overlap = same_numbers, numbers_overlap
         self._n_grams: list[int] = []  # distinct n-grams of each benchmark question
         self._mh_args = {"num_perm": num_perm, "ngram": 5, "unit": "char", "seed": seed}
         self.docs: list[tuple[str, str, str]] = []  # (benchmark, id, normalised question)
         self._exact: dict[str, int] = {}
         self._ngrams: dict[str, list[int]] = defaultdict(list)
         self._short: list[int] = []
-        self._sigs: dict[int, object] = {}
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
+        self._sigs: dict[int, np.ndarray] = {}
+        self._nums: dict[int, list[str]] = {}
+        self._lsh = Bands(*optimal_bands(lsh_threshold, num_perm))
         for bench, problems in benchmarks.items():
             for pos, p in enumerate(problems):
                 q = str(p.get("question", ""))
@@ -101,8 +120,9 @@ class Decontaminator:
                     if len(self.docs[doc][2].split()) >= 2:
                         self._short.append(doc)
                 else:
-                    self._sigs[doc] = minhash(q, **self._mh_args)
-                    self._lsh.insert(doc, self._sigs[doc])
+                    self._sigs[doc] = signature(q, **self._mh_args)
+                    self._nums[doc] = _numbers(q)
+                    self._lsh.add(doc, self._sigs[doc])
 
     def _hit(self, doc: int, method: str, overlap) -> dict:
         bench, bid, _ = self.docs[doc]
@@ -123,7 +143,9 @@ class Decontaminator:
         if counts:
             doc = min(counts, key=lambda d: (-counts[d], d))
             fraction = counts[doc] / min(len(grams), self._n_grams[doc])
-            if fraction >= self.min_overlap:
+            renumbered = self.min_overlap > 0 and self.same_numbers and fraction < self.numbers_overlap and (
+                _contradict(_numbers(norm, normalized=True), self._nums[doc]))
+            if fraction >= self.min_overlap and not renumbered:
                 return {**self._hit(doc, "ngram", first[doc]), "fraction": round(fraction, 4)}
         padded = f" {norm} "
         for doc in self._short:
@@ -131,8 +153,10 @@ class Decontaminator:
                 return self._hit(doc, "ngram", self.docs[doc][2])
         if len(upstream_normalize(question).split()) < self.ngram:
             return None
-        best, best_score, words = None, 0.0, norm.split()
-        for doc in sorted(self._lsh.query(minhash(question, **self._mh_args))):
+        best, best_score, words, nums = None, 0.0, norm.split(), _numbers(norm, normalized=True)
+        for doc in self._lsh.query(signature(norm, **self._mh_args, normalized=True)):
+            if self.same_numbers and nums != self._nums[doc]:
+                continue  # a shared template with other numbers is another problem
             score = difflib.SequenceMatcher(None, words, self.docs[doc][2].split(), autojunk=False).ratio()
             if score >= self.fuzzy_threshold and score > best_score:
                 best, best_score = doc, score

@@ -17,15 +17,32 @@ Training Data Makes Language Models Better"), here on character 5-gram shingles 
 normalised question: problems are short, and word shingles of a 12-word question are too few
 to estimate a Jaccard similarity. ``unit="word"`` gives word shingles. Two problems must also
 hold the same numbers to be near duplicates (``same_numbers``). MinHash permutations are
-seeded, so results are deterministic.
+seeded (so results are deterministic) and built once per ``(num_perm, seed)``.
+
+Recall: an LSH index built at the threshold it then checks makes a pair at that similarity a
+candidate only about 40% of the time. ``lsh.lsh_bands(threshold, num_perm)`` picks the bands
+and rows instead so that a pair at ``threshold`` is a candidate with probability >= 0.99
+(``1 - (1 - s^r)^b``; 0.8 and 128 permutations: 21 bands of 6 rows, 0.998), and every
+candidate is then verified by its MinHash estimate, so the banding only decides recall.
+
+``lsh.NearIndex`` is the streaming form the ``curate`` stage uses: problems arrive one at a
+time and each is checked against the problems kept before it, in 516 bytes per kept problem;
+no text is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
-__all__ = ["dedup_exact", "dedup_near", "minhash", "normalize", "shingles"]
+import numpy as np
+
+from skyt1.curation.lsh import Bands, NearIndex, lsh_bands, optimal_bands  # noqa: F401  (re-exported)
+
+__all__ = ["Bands", "NearIndex", "dedup_exact", "dedup_near", "features", "lsh_bands", "minhash", "normalize",
+           "numbers_key", "optimal_bands", "shingles", "signature", "text_key"]
 
 _WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|mbox|operatorname)\s*(?=\{)")
 _SPACING = re.compile(r"\\(?:[,;:!> ]|quad|qquad|enspace|thinspace|medspace|thickspace|negthinspace)(?![a-z])")
@@ -64,17 +81,79 @@ def shingles(text: str, n: int = 5, unit: str = "char") -> set[str]:
     return {text[i : i + n] for i in range(len(text) - n + 1)}
 
 
-def minhash(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1):
-    """A seeded ``datasketch.MinHash`` of the shingles of ``normalize(text)``."""
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int):
     from datasketch import MinHash
 
     m = MinHash(num_perm=num_perm, seed=seed)
+    return m.permutations, m.scheme
+
+
+def minhash(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1):
+    """A seeded ``datasketch.MinHash`` of the shingles of ``normalize(text)`` (the permutations
+    are built once per ``num_perm, seed``)."""
+    from datasketch import MinHash
+
+    perms, scheme = _permutations(num_perm, seed)
+    m = MinHash(num_perm=num_perm, seed=seed, permutations=perms, scheme=scheme)
     m.update_batch([s.encode("utf-8") for s in shingles(normalize(text), ngram, unit)])
     return m
 
 
-def _numbers(text: str) -> list[str]:
-    return sorted(re.findall(r"\d+(?:[.,]\d+)*", normalize(text)))
+@lru_cache(maxsize=8)
+def _affine(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 63, size=num_perm, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+    return a, rng.integers(0, 1 << 63, size=num_perm, dtype=np.uint64)
+
+
+def _shingle_hashes(norm: str, ngram: int, unit: str) -> np.ndarray:
+    """64-bit hashes of the distinct shingles of a normalised text."""
+    if unit == "char" and ngram <= 8:  # byte n-grams read straight out of the UTF-8 buffer
+        data = norm.encode("utf-8")
+        if len(data) < ngram:
+            data = data.ljust(ngram, b"\0")
+        n = len(data) - ngram + 1
+        windows = np.ndarray(shape=(n,), dtype="<u8", buffer=data + b"\0" * 8, strides=(1,))
+        grams = windows & np.uint64((1 << (8 * ngram)) - 1)
+        return np.unique(grams) * np.uint64(0x9E3779B97F4A7C15)
+    keys = [hashlib.blake2b(g.encode(), digest_size=8).digest() for g in shingles(norm, ngram, unit)]
+    return np.frombuffer(b"".join(keys), dtype="<u8")
+
+
+def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char", seed: int = 1, *,
+              normalized: bool = False) -> np.ndarray:
+    """A MinHash signature (``num_perm`` ``uint32``) of the shingles of ``normalize(text)``, in
+    numpy: each shingle's 64-bit hash goes through ``num_perm`` seeded multiply-add maps and
+    the top 32 bits are kept; the minimum per map is the signature (Broder 1997). Character
+    shingles up to 8 are bytes of the UTF-8 text. About 40 us for a 300-character question.
+    Two signatures estimate the Jaccard similarity as the share of equal positions.
+    ``normalized``: ``text`` is already ``normalize``d."""
+    a, b = _affine(num_perm, seed)
+    h = _shingle_hashes(text if normalized else normalize(text), ngram, unit)
+    return ((h[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
+
+
+def _numbers(text: str, normalized: bool = False) -> list[str]:
+    return sorted(re.findall(r"\d+(?:[.,]\d+)*", text if normalized else normalize(text)))
+
+
+def numbers_key(text: str, normalized: bool = False) -> int:
+    """A 64-bit hash of the sorted numbers of ``normalize(text)``: equal keys, same numbers."""
+    nums = "\0".join(_numbers(text, normalized))
+    return int.from_bytes(hashlib.blake2b(nums.encode(), digest_size=8).digest(), "little")
+
+
+def features(text: str, num_perm: int = 128) -> tuple[int, np.ndarray, int]:
+    """``(text_key, signature, numbers_key)`` of ``text``, normalising it once."""
+    norm = normalize(text)
+    key = int.from_bytes(hashlib.blake2b(norm.encode(), digest_size=8).digest(), "little")
+    return key, signature(norm, num_perm, normalized=True), numbers_key(norm, normalized=True)
+
+
+def text_key(text: str) -> int:
+    """A 64-bit hash of ``normalize(text)``: what exact dedup compares."""
+    return int.from_bytes(hashlib.blake2b(normalize(text).encode(), digest_size=8).digest(), "little")
 
 
 def _id(item: dict, pos: int) -> str:
@@ -117,29 +196,14 @@ def dedup_near(
     same numbers: "What is 7 + 1?" and "What is 7 + 2?" share 8 of 10 character 5-grams, but
     a problem with other numbers is another problem.
     """
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    sigs: list = []  # MinHash of each kept item, by kept position
-    kept_ids: list[str] = []
+    index = NearIndex(threshold, num_perm, same_numbers=same_numbers)
     kept, dropped = [], []
-    kept_nums: list[list[str]] = []
     for pos, item in enumerate(items):
         text = str(item.get(key, ""))
-        m, nums = minhash(text, num_perm, ngram, unit, seed), _numbers(text)
-        best, best_j = None, -1.0
-        for cand in sorted(lsh.query(m)):
-            j = m.jaccard(sigs[cand])
-            if j >= threshold and j > best_j and (not same_numbers or nums == kept_nums[cand]):
-                best, best_j = cand, j
-        if best is not None:
-            dropped.append(
-                {**item, "drop_reason": f"near_duplicate_of:{kept_ids[best]}", "drop_detail": round(best_j, 4)}
-            )
+        hit = index.query(sig := signature(text, num_perm, ngram, unit, seed), nums := numbers_key(text))
+        if hit is not None:
+            dropped.append({**item, "drop_reason": f"near_duplicate_of:{hit[0]}", "drop_detail": round(hit[1], 4)})
             continue
-        lsh.insert(len(sigs), m)
-        sigs.append(m)
-        kept_nums.append(nums)
-        kept_ids.append(_id(item, pos))
+        index.add(_id(item, pos), sig, nums)
         kept.append(item)
     return kept, dropped

@@ -13,11 +13,13 @@ Contracts (docs/architecture.md, "records"):
   out when ``system`` is empty).
 - ``write_exports(rows, out_dir, name, system)`` writes ``<name>_sharegpt.json`` (a JSON list),
   ``dataset_info.json`` (the entry ``name`` added to any entries already there) and
-  ``<name>_messages.jsonl``, each atomically (temporary file + ``os.replace``), and returns
+  ``<name>_messages.jsonl``, each atomically (temporary file + ``os.replace``), streamed (one
+  record a line, never indented, never all in memory), and returns
   ``{"sharegpt": path, "dataset_info": path, "messages": path}``.
-- ``save_hf_dataset(rows, out_dir, card, repo_id=None)`` saves ``datasets.Dataset`` rows with
-  ``save_to_disk`` plus a ``README.md`` dataset card rendered from ``card`` (sources, counts,
-  filters, teacher, rewriter, cost, and any other key), replacing ``out_dir`` as a whole; it
+- ``save_hf_dataset(rows, out_dir, card, repo_id=None)`` (``curation.card``, re-exported) saves
+  ``datasets.Dataset`` rows with ``save_to_disk`` plus a ``README.md`` dataset card rendered
+  from ``card`` (sources, counts, filters, teacher, rewriter, cost, and any other key),
+  replacing ``out_dir`` as a whole; it
   refuses a non-empty ``out_dir`` that is not a saved dataset (such as the exports folder,
   whose ``dataset_info.json`` it would clobber). It pushes to the Hub only when ``repo_id`` is
   given and ``HF_TOKEN`` is set.
@@ -43,7 +45,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from skyt1.records import write_json_atomic
@@ -52,6 +53,7 @@ __all__ = [
     "dataset_info_entry",
     "preference_info_entry",
     "render_card",
+    "SftWriter",
     "save_hf_dataset",
     "to_messages",
     "to_preference_messages",
@@ -93,25 +95,113 @@ def dataset_info_entry(file_name: str) -> dict:
     }
 
 
-def _write_jsonl_atomic(path: Path, objs: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for obj in objs:
-            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+class _Atomic:
+    """A text file written under a temporary name and renamed into place on success."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.fh = self.tmp.open("w", encoding="utf-8")
+
+    def close(self, ok: bool = True) -> None:
+        self.fh.flush()
+        if ok:
+            os.fsync(self.fh.fileno())
+        self.fh.close()
+        if ok:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+class JsonListWriter(_Atomic):
+    """A JSON list written one element at a time (one element a line, not indented)."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self.n = 0
+        self.fh.write("[")
+
+    def write(self, obj) -> None:
+        self.write_raw(json.dumps(obj, ensure_ascii=False))
+
+    def write_raw(self, text: str) -> None:
+        """Write one element already encoded as JSON."""
+        self.fh.write((",\n" if self.n else "\n") + text)
+        self.n += 1
+
+    def close(self, ok: bool = True) -> None:
+        self.fh.write("\n]\n")
+        super().close(ok)
+
+
+class JsonlWriter(_Atomic):
+    def write(self, obj) -> None:
+        self.write_raw(json.dumps(obj, ensure_ascii=False))
+
+    def write_raw(self, text: str) -> None:
+        self.fh.write(text + "\n")
+
+
+def add_dataset_info(path: Path, name: str, entry: dict) -> None:
+    """Add (or replace) ``name`` in the ``dataset_info.json`` at ``path``, keeping other entries."""
+    info = json.loads(path.read_text(encoding="utf-8") or "{}") if path.exists() else {}
+    info[name] = entry
+    write_json_atomic(path, info)
+
+
+class SftWriter:
+    """``write_exports`` one row at a time: ``add(row)``, then ``close()`` -> the paths. The user
+    turn is ``prompt`` when every row has one, else ``question``; the choice is taken from the
+    first row, and if a later row lacks a ``prompt`` the files are rewritten from ``redo()``
+    (an iterable of the same rows) with ``question``. Memory: none per row."""
+
+    def __init__(self, out_dir: Path, name: str, system: str, assistant_key: str = "formatted"):
+        self.out_dir, self.name, self.system, self.assistant_key = Path(out_dir), name, system, assistant_key
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.user_key: str | None = None
+        self.mixed = False
+        self.paths = {"sharegpt": self.out_dir / f"{name}_sharegpt.json",
+                      "dataset_info": self.out_dir / "dataset_info.json",
+                      "messages": self.out_dir / f"{name}_messages.jsonl"}
+        self._sharegpt, self._messages = JsonListWriter(self.paths["sharegpt"]), JsonlWriter(self.paths["messages"])
+
+    def add(self, row: dict) -> None:
+        if self.user_key is None:
+            self.user_key = "prompt" if "prompt" in row else "question"
+        elif self.user_key == "prompt" and "prompt" not in row:
+            self.mixed = True
+        if not self.mixed:  # each text encoded once for both files: the same JSON as json.dumps of the records
+            user = json.dumps(str(row[self.user_key]), ensure_ascii=False)
+            reply = json.dumps(str(row[self.assistant_key]), ensure_ascii=False)
+            system = json.dumps(self.system, ensure_ascii=False)
+            self._sharegpt.write_raw(f'{{"system": {system}, "conversations": [{{"from": "user", "value": {user}}}, '
+                                     f'{{"from": "assistant", "value": {reply}}}]}}')
+            head = f'{{"role": "system", "content": {system}}}, ' if self.system else ""
+            self._messages.write_raw(f'{{"messages": [{head}{{"role": "user", "content": {user}}}, '
+                                     f'{{"role": "assistant", "content": {reply}}}]}}')
+
+    def close(self, redo=None) -> dict[str, Path]:
+        self._sharegpt.close()
+        self._messages.close()
+        if self.mixed:
+            self.user_key = "question"
+            rows = redo() if callable(redo) else redo
+            write_exports(rows, self.out_dir, self.name, self.system, "question", self.assistant_key)
+        add_dataset_info(self.paths["dataset_info"], self.name, dataset_info_entry(self.paths["sharegpt"].name))
+        return self.paths
 
 
 def write_exports(
-    rows: list[dict],
+    rows,
     out_dir: Path,
     name: str,
     system: str,
     user_key: str = "question",
     assistant_key: str = "response",
 ) -> dict[str, Path]:
-    """Write the ShareGPT file, its ``dataset_info.json`` entry and the messages JSONL."""
+    """Write the ShareGPT file, its ``dataset_info.json`` entry and the messages JSONL (``rows``:
+    any iterable, read twice when it is a list, else once into both files)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -119,13 +209,13 @@ def write_exports(
         "dataset_info": out_dir / "dataset_info.json",
         "messages": out_dir / f"{name}_messages.jsonl",
     }
-    write_json_atomic(paths["sharegpt"], [to_sharegpt(r, system, user_key, assistant_key) for r in rows])
-    info = {}
-    if paths["dataset_info"].exists():
-        info = json.loads(paths["dataset_info"].read_text(encoding="utf-8") or "{}")
-    info[name] = dataset_info_entry(paths["sharegpt"].name)
-    write_json_atomic(paths["dataset_info"], info)
-    _write_jsonl_atomic(paths["messages"], [to_messages(r, system, user_key, assistant_key) for r in rows])
+    sharegpt, messages = JsonListWriter(paths["sharegpt"]), JsonlWriter(paths["messages"])
+    for r in rows:
+        sharegpt.write(to_sharegpt(r, system, user_key, assistant_key))
+        messages.write(to_messages(r, system, user_key, assistant_key))
+    sharegpt.close()
+    messages.close()
+    add_dataset_info(paths["dataset_info"], name, dataset_info_entry(paths["sharegpt"].name))
     return paths
 
 
@@ -160,8 +250,9 @@ def preference_info_entry(file_name: str) -> dict:
     return entry
 
 
-def write_preference_exports(pairs: list[dict], out_dir: Path, name: str, system: str) -> dict[str, Path]:
-    """Write the preference pairs for TRL and LLaMA-Factory; see the module docstring."""
+def write_preference_exports(pairs, out_dir: Path, name: str, system: str) -> dict[str, Path]:
+    """Write the preference pairs (any iterable, read once) for TRL and LLaMA-Factory; see the
+    module docstring. Returns the paths. Each text is encoded once for both files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -169,98 +260,24 @@ def write_preference_exports(pairs: list[dict], out_dir: Path, name: str, system
         "preference_sharegpt": out_dir / f"{name}_preference_sharegpt.json",
         "dataset_info": out_dir / "dataset_info.json",
     }
-    _write_jsonl_atomic(paths["preference"], [to_preference_messages(p, system) for p in pairs])
-    write_json_atomic(paths["preference_sharegpt"], [to_preference_sharegpt(p, system) for p in pairs])
-    info = {}
-    if paths["dataset_info"].exists():
-        info = json.loads(paths["dataset_info"].read_text(encoding="utf-8") or "{}")
-    info[f"{name}_preference"] = preference_info_entry(paths["preference_sharegpt"].name)
-    write_json_atomic(paths["dataset_info"], info)
+    trl, sharegpt = JsonlWriter(paths["preference"]), JsonListWriter(paths["preference_sharegpt"])
+    sys_json = json.dumps(system, ensure_ascii=False)
+    head = f'{{"role": "system", "content": {sys_json}}}, ' if system else ""
+    for p in pairs:  # the same JSON as json.dumps of to_preference_messages / to_preference_sharegpt
+        user, chosen, rejected = (json.dumps(str(p[k]), ensure_ascii=False) for k in ("prompt", "chosen", "rejected"))
+        pid, kind = (json.dumps(str(p.get(k, "")), ensure_ascii=False) for k in ("problem_id", "kind"))
+        trl.write_raw(f'{{"prompt": [{head}{{"role": "user", "content": {user}}}], '
+                      f'"chosen": [{{"role": "assistant", "content": {chosen}}}], '
+                      f'"rejected": [{{"role": "assistant", "content": {rejected}}}], '
+                      f'"problem_id": {pid}, "kind": {kind}}}')
+        sharegpt.write_raw(f'{{"system": {sys_json}, "conversations": [{{"from": "user", "value": {user}}}], '
+                           f'"chosen": {{"from": "assistant", "value": {chosen}}}, '
+                           f'"rejected": {{"from": "assistant", "value": {rejected}}}}}')
+    trl.close()
+    sharegpt.close()
+    entry = preference_info_entry(paths["preference_sharegpt"].name)
+    add_dataset_info(paths["dataset_info"], f"{name}_preference", entry)
     return paths
 
 
-def _section(title: str, value) -> str:
-    if isinstance(value, dict):
-        body = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {_inline(v)} |" for k, v in value.items())
-    elif isinstance(value, (list, tuple)):
-        body = "\n".join(f"- {_inline(v)}" for v in value)
-    else:
-        body = _inline(value)
-    return f"## {title}\n\n{body or '(none)'}\n"
-
-
-def _inline(v) -> str:
-    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def render_card(card: dict, n_rows: int, columns: list[str]) -> str:
-    """A markdown dataset card: YAML header, then a section per ``card`` key."""
-    title = card.get("name", "skyt1 curated dataset")
-    lines = [
-        "---",
-        f"license: {card.get('license', 'other')}",
-        "task_categories:",
-        "- text-generation",
-        "tags:",
-        "- reasoning",
-        "- skyt1",
-        "---",
-        "",
-        f"# {title}",
-        "",
-    ]
-    if card.get("description"):
-        lines += [str(card["description"]), ""]
-    lines += [f"{n_rows} rows; columns: {', '.join(f'`{c}`' for c in columns)}.", ""]
-    known = ["sources", "counts", "filters", "teacher", "rewriter", "cost"]
-    for key in known + [k for k in card if k not in known + ["name", "description", "license"]]:
-        if key in card or key in known:
-            lines.append(_section(key.capitalize(), card.get(key, "")))
-    return "\n".join(lines)
-
-
-def _to_dataset(rows: list[dict]):
-    from datasets import Dataset
-
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    mapping = {k: [r.get(k) for r in rows] for k in columns}
-    try:
-        return Dataset.from_dict(mapping)
-    except (TypeError, ValueError):  # pyarrow's ArrowTypeError / ArrowInvalid: mixed types
-        pass
-    try:
-        return Dataset.from_dict(mapping, on_mixed_types="use_json")
-    except TypeError:  # datasets < 4.7: store the mixed columns as JSON text
-        for k, vals in mapping.items():
-            kinds = {type(v) for v in vals if v is not None}
-            if len(kinds) > 1 or kinds & {dict, list}:
-                mapping[k] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in vals]
-        return Dataset.from_dict(mapping)
-
-
-def save_hf_dataset(rows: list[dict], out_dir: Path, card: dict, repo_id: str | None = None) -> Path:
-    """Save ``rows`` as a Hugging Face dataset with a ``README.md`` card; returns ``out_dir``."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "state.json").exists():
-        raise ValueError(f"{out_dir} is not empty and not a saved dataset; refusing to replace it")
-    ds = _to_dataset(rows)
-    readme = render_card(card, len(ds), list(ds.column_names))
-    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    ds.save_to_disk(str(tmp))
-    (tmp / "README.md").write_text(readme, encoding="utf-8")
-    old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-    token = os.environ.get("HF_TOKEN")
-    if repo_id and token:  # not exercised by tests: needs the network and a token
-        from huggingface_hub import HfApi
-
-        ds.push_to_hub(repo_id, token=token)
-        HfApi(token=token).upload_file(
-            path_or_fileobj=readme.encode(), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset"
-        )
-    return out_dir
+from skyt1.curation.card import render_card, save_hf_dataset  # noqa: E402  (the card lives in card.py)

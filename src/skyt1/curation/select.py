@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from skyt1.curation import partition
 
-__all__ = ["PAIR_KINDS", "POLICIES", "preference_pairs", "response_length", "select"]
+__all__ = ["PAIR_KINDS", "POLICIES", "PairCollector", "preference_pairs", "response_length", "select"]
 
 POLICIES = ("all_correct", "shortest_correct", "one_per_problem")
 PAIR_KINDS = ("shortest_vs_longest_correct", "longer_correct_vs_short_incorrect")
@@ -116,3 +116,70 @@ def preference_pairs(verdicts: list[dict]) -> list[dict]:
             if longer:
                 pairs.append(_pair(prompt, longer[0], short_wrong, PAIR_KINDS[1]))
     return pairs
+
+
+class PairCollector:
+    """``preference_pairs`` over a stream of rows that are read back by position.
+
+    ``add(pos, row)`` notes each candidate row (not truncated, with a response): its problem,
+    length, index, position and verdict, 21 bytes, no text. ``ids`` maps a problem id to a
+    dense int (``run.ProblemIds``; default: a dict of its own). ``pairs(get, excluded)``
+    yields the same pairs as ``preference_pairs`` on those rows (problems in order of first
+    appearance, ``excluded`` problems left out), reading the two responses of each pair back
+    with ``get(pos)``; ``prompt`` is ``prompt_of(chosen row)`` (default: its ``question``)."""
+
+    def __init__(self, ids=None):
+        from array import array
+
+        if ids is None:
+            from skyt1.curation.run import ProblemIds
+
+            ids = ProblemIds()
+        self.ids = ids
+        self._cols = {"pid": array("i"), "length": array("f"), "index": array("i"), "pos": array("q")}
+        self._correct = bytearray()
+
+    def add(self, pos: int, row: dict) -> None:
+        if row.get("finish_reason") == "length" or not row.get("response"):
+            return
+        for col, v in (("pid", self.ids(_pid(row))), ("length", response_length(row)), ("index", _index(row, pos)),
+                       ("pos", pos)):
+            self._cols[col].append(v)
+        self._correct.append(row.get("correct") is True)
+
+    def _groups(self):
+        import numpy as np
+
+        kinds = {"pid": np.int32, "length": np.float32, "index": np.int32, "pos": np.int64}
+        c = {k: np.frombuffer(v, dtype=kinds[k]) for k, v in self._cols.items()}
+        if not len(c["pos"]):
+            return
+        correct = np.frombuffer(bytes(self._correct), dtype=np.uint8)
+        by_pid = np.argsort(c["pid"], kind="stable")  # each row's problem's first candidate position
+        starts = np.flatnonzero(np.r_[True, np.diff(c["pid"][by_pid]) != 0])
+        first = np.empty_like(c["pos"])
+        first[by_pid] = np.repeat(np.minimum.reduceat(c["pos"][by_pid], starts), np.diff(np.r_[starts, len(by_pid)]))
+        order = np.lexsort((c["pos"], c["index"], c["length"], first))
+        bounds = np.r_[0, np.flatnonzero(np.diff(first[order])) + 1, len(order)]
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            group = order[a:b]
+            yield (self.ids.names[int(c["pid"][group[0]])], c["length"][group].tolist(), c["pos"][group].tolist(),
+                   correct[group].astype(bool).tolist())
+
+    def pairs(self, get, excluded=frozenset(), prompt_of=None):
+        for pid, lengths, positions, ok in self._groups():
+            if pid in excluded:
+                continue
+            right = [(n, p) for n, p, c in zip(lengths, positions, ok) if c]
+            wrong = [(n, p) for n, p, c in zip(lengths, positions, ok) if not c]
+            picks = []
+            if len(right) >= 2 and right[0][0] < right[-1][0]:
+                picks.append((right[0][1], right[-1][1], PAIR_KINDS[0]))
+            if wrong:
+                longer = [p for n, p in right if n > wrong[0][0]]
+                if longer:
+                    picks.append((longer[0], wrong[0][1], PAIR_KINDS[1]))
+            for chosen, rejected, kind in picks:
+                row = get(chosen)
+                prompt = prompt_of(row) if prompt_of is not None else row.get("question", "")
+                yield _pair(str(prompt), row, get(rejected), kind)

@@ -14,7 +14,8 @@
 - ``token_report(rows, teacher, counter)`` and ``length_histograms(rows, teacher, counter, path)``:
   the curate stage's statistics and PNG: the teacher's completion tokens (``usage``) of every
   input sample (``teacher``) and of the kept rows, and the kept rows' assistant-turn tokens
-  (``n_tokens``) by domain.
+  (``n_tokens``) by domain. ``token_report_of`` / ``length_histograms_of`` take those series
+  directly (the curate stage streams, so it keeps integers, not rows).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 
 from skyt1.curation import partition
 
-__all__ = ["TokenCounter", "describe", "filter_length", "length_histograms", "token_histogram", "token_report"]
+__all__ = ["TokenCounter", "describe", "filter_length", "length_histograms", "length_histograms_of", "token_histogram",
+           "token_report", "token_report_of"]
 
 
 class TokenCounter:
@@ -141,18 +143,31 @@ def _by_domain(rows: list[dict]) -> dict[str, list[int]]:
 
 
 def token_report(rows: list[dict], teacher: list[int | None], counter: str) -> dict:
-    return {"counter": counter, "kept": describe([r["n_tokens"] for r in rows]),
-            "kept_by_domain": {d: describe(v) for d, v in _by_domain(rows).items()},
+    return token_report_of(_by_domain(rows), teacher, [t for t in map(_usage_tokens, rows) if t is not None], counter)
+
+
+def token_report_of(kept_by_domain: dict[str, list[int]], teacher: list[int | None], teacher_kept: list[int],
+                    counter: str) -> dict:
+    """``token_report`` from the kept rows' token counts by domain and teacher tokens (the streaming form)."""
+    kept = [n for v in kept_by_domain.values() for n in v]
+    return {"counter": counter, "kept": describe(kept),
+            "kept_by_domain": {d: describe(v) for d, v in sorted(kept_by_domain.items())},
             "teacher_completion_input": describe([t for t in teacher if t is not None]),
-            "teacher_completion_kept": describe([t for t in map(_usage_tokens, rows) if t is not None])}
+            "teacher_completion_kept": describe(list(teacher_kept))}
 
 
 def length_histograms(rows: list[dict], teacher: list[int | None], counter: str, path: Path) -> Path:
+    return length_histograms_of(_by_domain(rows), teacher, [t for t in map(_usage_tokens, rows) if t is not None],
+                                counter, path)
+
+
+def length_histograms_of(kept_by_domain: dict[str, list[int]], teacher: list[int | None], teacher_kept: list[int],
+                         counter: str, path: Path) -> Path:
     series = {
         "teacher completion tokens (usage)": {
             "all input samples": [t for t in teacher if t is not None],
-            "kept": [t for t in map(_usage_tokens, rows) if t is not None],
+            "kept": list(teacher_kept),
         },
-        f"training examples: assistant turn ({counter})": _by_domain(rows),
+        f"training examples: assistant turn ({counter})": {d: list(v) for d, v in sorted(kept_by_domain.items())},
     }
     return token_histogram(series, path, title="curate: token lengths")

@@ -1,0 +1,151 @@
+"""The dataset card and the Hugging Face dataset of the curated set.
+
+- ``dataset_card(cfg, steps, stage_dir, pairs, sources, teachers, rewriters)``: the card's
+  content: sources (kept rows per task), counts per step, the filters (the recipe's non-empty
+  curate settings), teacher, rewriter, and the cost summed from the ``generate``, ``score`` and
+  ``rewrite`` manifests next to the curate directory.
+- ``provenance(row)``: the per-row columns of the HF dataset besides ``messages``.
+- ``render_card(card, n_rows, columns)`` and ``save_hf_dataset(rows, out_dir, card, repo_id)``:
+  see ``curation.export``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from skyt1.cost import sum_ledgers
+
+__all__ = ["dataset_card", "provenance", "render_card", "save_hf_dataset"]
+
+
+def provenance(r: dict) -> dict:
+    answer = r.get("answer")
+    return {"problem_id": str(r["problem_id"]), "task": str(r.get("task", "")), "domain": str(r.get("domain", "")),
+            "answer": None if answer is None else str(answer), "teacher": str(r.get("model", "")),
+            "difficulty": r.get("difficulty"), "n_tokens": r.get("n_tokens")}
+
+
+def _cost(stage_dir: Path):
+    ledgers, stages = [], []
+    for name in ("generate", "score", "rewrite"):
+        m = Path(stage_dir).parent / name / "manifest.json"
+        if m.is_file():
+            cost = json.loads(m.read_text(encoding="utf-8")).get("cost") or {}
+            if cost:
+                ledgers.append(cost)
+                stages.append(name)
+    if not ledgers:
+        return "not recorded (no generate/score/rewrite manifests next to the curate directory)"
+    total = sum_ledgers(ledgers)
+    return {"stages": ", ".join(stages), "usd": total["usd"]["total"], "prompt_tokens": total["prompt_tokens"],
+            "completion_tokens": total["completion_tokens"], "gpu_hours": round(total["gpu_seconds"] / 3600, 3)}
+
+
+def dataset_card(cfg, steps: list[dict], stage_dir: Path, pairs: dict | None, sources: dict,
+                 teachers: set, rewriters: set) -> dict:
+    """The dataset card's content; see the module docstring."""
+    counts = {s["step"]: f"{s['in']} -> {s['kept']}" + (f" (dropped: {s['dropped']})" if s["dropped"] else "")
+              for s in steps}
+    counts["preference pairs"] = (pairs or {}).get("n", 0)
+    filters = {k: v for k, v in cfg.model_dump(exclude={"card", "name", "push_to_hub", "ray"}).items()
+               if v not in (None, [], {})}
+    return {
+        "name": cfg.name,
+        **cfg.card,
+        "sources": dict(sources),
+        "counts": counts,
+        "filters": filters,
+        "teacher": sorted(teachers) or "unknown",
+        "rewriter": sorted(rewriters) or "unknown",
+        "cost": _cost(stage_dir),
+    }
+
+
+def _section(title: str, value) -> str:
+    if isinstance(value, dict):
+        body = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {_inline(v)} |" for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        body = "\n".join(f"- {_inline(v)}" for v in value)
+    else:
+        body = _inline(value)
+    return f"## {title}\n\n{body or '(none)'}\n"
+
+
+def _inline(v) -> str:
+    text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_card(card: dict, n_rows: int, columns: list[str]) -> str:
+    """A markdown dataset card: YAML header, then a section per ``card`` key."""
+    title = card.get("name", "skyt1 curated dataset")
+    lines = [
+        "---",
+        f"license: {card.get('license', 'other')}",
+        "task_categories:",
+        "- text-generation",
+        "tags:",
+        "- reasoning",
+        "- skyt1",
+        "---",
+        "",
+        f"# {title}",
+        "",
+    ]
+    if card.get("description"):
+        lines += [str(card["description"]), ""]
+    lines += [f"{n_rows} rows; columns: {', '.join(f'`{c}`' for c in columns)}.", ""]
+    known = ["sources", "counts", "filters", "teacher", "rewriter", "cost"]
+    for key in known + [k for k in card if k not in known + ["name", "description", "license"]]:
+        if key in card or key in known:
+            lines.append(_section(key.capitalize(), card.get(key, "")))
+    return "\n".join(lines)
+
+
+def _to_dataset(rows: list[dict]):
+    from datasets import Dataset
+
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    mapping = {k: [r.get(k) for r in rows] for k in columns}
+    try:
+        return Dataset.from_dict(mapping)
+    except (TypeError, ValueError):  # pyarrow's ArrowTypeError / ArrowInvalid: mixed types
+        pass
+    try:
+        return Dataset.from_dict(mapping, on_mixed_types="use_json")
+    except TypeError:  # datasets < 4.7: store the mixed columns as JSON text
+        for k, vals in mapping.items():
+            kinds = {type(v) for v in vals if v is not None}
+            if len(kinds) > 1 or kinds & {dict, list}:
+                mapping[k] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in vals]
+        return Dataset.from_dict(mapping)
+
+
+def save_hf_dataset(rows: list[dict], out_dir: Path, card: dict, repo_id: str | None = None) -> Path:
+    """Save ``rows`` as a Hugging Face dataset with a ``README.md`` card; returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "state.json").exists():
+        raise ValueError(f"{out_dir} is not empty and not a saved dataset; refusing to replace it")
+    ds = _to_dataset(rows)
+    readme = render_card(card, len(ds), list(ds.column_names))
+    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    ds.save_to_disk(str(tmp))
+    (tmp / "README.md").write_text(readme, encoding="utf-8")
+    old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    token = os.environ.get("HF_TOKEN")
+    if repo_id and token:  # not exercised by tests: needs the network and a token
+        from huggingface_hub import HfApi
+
+        ds.push_to_hub(repo_id, token=token)
+        HfApi(token=token).upload_file(
+            path_or_fileobj=readme.encode(), path_in_repo="README.md", repo_id=repo_id, repo_type="dataset"
+        )
+    return out_dir
