@@ -82,41 +82,91 @@ def run(tmp_path_factory):
     planted[(wrong["problem_id"], 2)] = ("incorrect", "select")
     planted[(cut["problem_id"], 2)] = ("truncated", "select")
     for p in code:
-        rows.append(_sample(tasks["code_contests"], p, 0, _code_trace(p), extracted=_code_trace(p).split("```python\n")[1][:-4]))
+        rows.append(
+            _sample(
+                tasks["code_contests"], p, 0, _code_trace(p), extracted=_code_trace(p).split("```python\n")[1][:-4]
+            )
+        )
 
     def plant(problem: dict, reason: str, step: str, task=None, **kw) -> None:
-        row = _sample(task or t, problem, kw.pop("index", 0), kw.pop("response", None) or _math_trace(problem),
-                      extracted=kw.pop("extracted", problem.get("answer")), **kw)
+        row = _sample(
+            task or t,
+            problem,
+            kw.pop("index", 0),
+            kw.pop("response", None) or _math_trace(problem),
+            extracted=kw.pop("extracted", problem.get("answer")),
+            **kw,
+        )
         rows.append(row)
         planted[(row["problem_id"], row["index"])] = (reason, step)
 
     # an exact duplicate (whitespace and case), and a near duplicate (one word changed, same numbers)
-    dup = {**gsm[0], "id": "forum/dup-exact", "task": "forum", "question": "  " + gsm[0]["question"].upper().replace(" ", "   ")}
+    dup = {
+        **gsm[0],
+        "id": "forum/dup-exact",
+        "task": "forum",
+        "question": "  " + gsm[0]["question"].upper().replace(" ", "   "),
+    }
     plant(dup, "duplicate_of", "dedup")
     near_q = mtrain[1]["question"].replace("are on a region", "stand on a region")
     assert near_q != mtrain[1]["question"]
     plant({**mtrain[1], "id": "forum/dup-near", "task": "forum", "question": near_q}, "near_duplicate_of", "dedup")
     # benchmark problems, reworded slightly
     m500 = next(p for p in get_task("math500").problems() if p["id"] == "math500/test/prealgebra/1622.json")
-    m500_q = m500["question"].replace("divided into", "split into").replace("one of the triangles", "one of these triangles")
+    m500_q = (
+        m500["question"]
+        .replace("divided into", "split into")
+        .replace("one of the triangles", "one of these triangles")
+    )
     plant({**m500, "id": "forum/m500", "task": "forum", "question": m500_q}, "contaminated", "decontaminate")
     a24 = next(p for p in get_task("aime24").problems() if p["id"] == "aime24/62")
-    plant({**a24, "id": "forum/a24", "task": "forum", "question": _reword_fuzzy(a24["question"])}, "contaminated",
-          "decontaminate")
+    plant(
+        {**a24, "id": "forum/a24", "task": "forum", "question": _reword_fuzzy(a24["question"])},
+        "contaminated",
+        "decontaminate",
+    )
     # broken rewrites: unformattable in the rewrite stage (no answer anywhere), failed upstream
     # (an LLM rewriter gave up), and malformed text marked ok
     no_box = {**gsm[2]}
-    plant(no_box, "rewrite_failed", "rewrite", index=5, response="I think about it.\n\nIt is what it is.", extracted=None)
-    plant(gsm[3], "rewrite_failed", "rewrite", index=6, formatted=None,
-          rewrite="failed: attempt 1: missing <|begin_of_thought|> | attempt 2: solution has 2 \\boxed answers")
-    plant(gsm[4], "rewrite_invalid", "rewrite", index=7,
-          formatted="<|begin_of_thought|>\n\nthinking\n\n<|end_of_thought|>\n\nno solution markers", rewrite="ok")
+    plant(
+        no_box, "rewrite_failed", "rewrite", index=5, response="I think about it.\n\nIt is what it is.", extracted=None
+    )
+    plant(
+        gsm[3],
+        "rewrite_failed",
+        "rewrite",
+        index=6,
+        formatted=None,
+        rewrite="failed: attempt 1: missing <|begin_of_thought|> | attempt 2: solution has 2 \\boxed answers",
+    )
+    plant(
+        gsm[4],
+        "rewrite_invalid",
+        "rewrite",
+        index=7,
+        formatted="<|begin_of_thought|>\n\nthinking\n\n<|end_of_thought|>\n\nno solution markers",
+        rewrite="ok",
+    )
     # problems without gold
-    plant({**gsm[5], "id": "forum/no-answer", "task": "forum", "answer": None, "question": "How many apples are left?"},
-          "missing_gold", "gold")
-    plant({**code[0], "id": "forum/no-tests", "task": "forum", "tests": {"inputs": [], "outputs": []},
-           "question": "Print the sum of two numbers."}, "missing_gold", "gold", task=tasks["code_contests"],
-          response=_code_trace(code[0]), extracted=None)
+    plant(
+        {**gsm[5], "id": "forum/no-answer", "task": "forum", "answer": None, "question": "How many apples are left?"},
+        "missing_gold",
+        "gold",
+    )
+    plant(
+        {
+            **code[0],
+            "id": "forum/no-tests",
+            "task": "forum",
+            "tests": {"inputs": [], "outputs": []},
+            "question": "Print the sum of two numbers.",
+        },
+        "missing_gold",
+        "gold",
+        task=tasks["code_contests"],
+        response=_code_trace(code[0]),
+        extracted=None,
+    )
     # an overlong trace (the length filter below caps the assistant turn at 1,500 tokens)
     plant(gsm[6], "too_long", "length", index=9, response=_math_trace(gsm[6], 1200))
 
@@ -127,13 +177,26 @@ def run(tmp_path_factory):
     rw.check()
     rewrite([r for r in rows if "rewrite" not in r], rw, RewriteConfig())
     rewritten = rw.records() + list(preset.values())
-    cfg = CurateConfig(name="planted", decontaminate=["math500", "aime24"], max_tokens=1500, hf_dataset=True,
-                       system_prompt="sky-t1", card={"description": "CI curation run with planted faults"})
+    cfg = CurateConfig(
+        name="planted",
+        decontaminate=["math500", "aime24"],
+        max_tokens=1500,
+        hf_dataset=True,
+        system_prompt="sky-t1",
+        card={"description": "CI curation run with planted faults"},
+    )
     cu = Stage(root / "curate", "curate", cfg.model_dump())
     cu.check()
     summary = curate(rewritten, cu, cfg)
-    return {"dir": cu.dir, "summary": summary, "planted": planted, "clean": clean, "cfg": cfg,
-            "kept": cu.records(), "dropped": [json.loads(x) for x in (cu.dir / "dropped.jsonl").read_text().splitlines()]}
+    return {
+        "dir": cu.dir,
+        "summary": summary,
+        "planted": planted,
+        "clean": clean,
+        "cfg": cfg,
+        "kept": cu.records(),
+        "dropped": [json.loads(x) for x in (cu.dir / "dropped.jsonl").read_text().splitlines()],
+    }
 
 
 def test_every_planted_item_is_dropped_with_its_reason(run):
@@ -141,7 +204,11 @@ def test_every_planted_item_is_dropped_with_its_reason(run):
     for key, (reason, step) in run["planted"].items():
         assert key in dropped, f"planted {key} ({reason}) was not dropped"
         d = dropped[key]
-        assert d["drop_reason"].split(":")[0] == reason and d["dropped_at"] == step, (key, d["drop_reason"], d["dropped_at"])
+        assert d["drop_reason"].split(":")[0] == reason and d["dropped_at"] == step, (
+            key,
+            d["drop_reason"],
+            d["dropped_at"],
+        )
     kept_keys = {(r["problem_id"], r["index"]) for r in run["kept"]}
     assert not kept_keys & set(run["planted"])
     # what each removal matched is recorded with it
@@ -149,7 +216,11 @@ def test_every_planted_item_is_dropped_with_its_reason(run):
     near = dropped[("forum/dup-near", 0)]
     assert near["drop_reason"].startswith("near_duplicate_of:math_train/") and 0.8 <= near["drop_detail"] <= 1
     m500, a24 = dropped[("forum/m500", 0)]["contamination"], dropped[("forum/a24", 0)]["contamination"]
-    assert (m500["benchmark"], m500["benchmark_id"], m500["method"]) == ("math500", "math500/test/prealgebra/1622.json", "ngram")
+    assert (m500["benchmark"], m500["benchmark_id"], m500["method"]) == (
+        "math500",
+        "math500/test/prealgebra/1622.json",
+        "ngram",
+    )
     assert (a24["benchmark"], a24["benchmark_id"], a24["method"]) == ("aime24", "aime24/62", "fuzzy")
     assert "missing <|begin_of_thought|>" in dropped[("gsm8k/train-3", 6)]["drop_reason"]
 
@@ -160,13 +231,25 @@ def test_clean_items_survive_and_the_summary_lists_every_removal(run):
     assert s["kept"] == len(kept) == 2 * 18 + 2 and s["problems"] == len(run["clean"])
     assert all(r["formatted"] and r["rewrite"] == "ok" for r in kept)
     removed = s["removed"]
-    assert {(m["problem_id"], m["missing"]) for m in removed["missing_gold"]} == {("forum/no-answer", "answer"),
-                                                                                  ("forum/no-tests", "tests")}
+    assert {(m["problem_id"], m["missing"]) for m in removed["missing_gold"]} == {
+        ("forum/no-answer", "answer"),
+        ("forum/no-tests", "tests"),
+    }
     assert {d["problem_id"]: d["duplicate_of"] for d in removed["duplicates"]}["forum/dup-exact"] == "gsm8k/train-0"
     assert {c["problem_id"]: c["benchmark_id"] for c in removed["contaminated"]} == {
-        "forum/m500": "math500/test/prealgebra/1622.json", "forum/a24": "aime24/62"}
+        "forum/m500": "math500/test/prealgebra/1622.json",
+        "forum/a24": "aime24/62",
+    }
     steps = {st["step"]: st for st in s["steps"]}
-    assert [st["step"] for st in s["steps"]] == ["gold", "select", "rewrite", "dedup_samples", "dedup", "decontaminate", "length"]
+    assert [st["step"] for st in s["steps"]] == [
+        "gold",
+        "select",
+        "rewrite",
+        "dedup_samples",
+        "dedup",
+        "decontaminate",
+        "length",
+    ]
     assert steps["gold"]["dropped"] == {"missing_gold": 2}
     assert steps["rewrite"]["dropped"] == {"rewrite_failed": 2, "rewrite_invalid": 1}
     assert steps["dedup"]["dropped"] == {"duplicate_of": 1, "near_duplicate_of": 1}
@@ -182,11 +265,25 @@ def test_clean_items_survive_and_the_summary_lists_every_removal(run):
 def _llamafactory_attr(entry: dict) -> dict:
     """LLaMA-Factory's ``DatasetAttr`` for a local file entry (``data/parser.py``): defaults,
     then ``columns`` and (sharegpt) ``tags`` read with ``obj.get(key)``, so an unset tag is None."""
-    attr = {"formatting": entry.get("formatting", "alpaca"), "ranking": entry.get("ranking", False),
-            "messages": "conversations", "system": None, "chosen": None, "rejected": None}
+    attr = {
+        "formatting": entry.get("formatting", "alpaca"),
+        "ranking": entry.get("ranking", False),
+        "messages": "conversations",
+        "system": None,
+        "chosen": None,
+        "rejected": None,
+    }
     for col in ("system", "chosen", "rejected", "messages"):
         attr[col] = entry.get("columns", {}).get(col)
-    for tag in ("role_tag", "content_tag", "user_tag", "assistant_tag", "observation_tag", "function_tag", "system_tag"):
+    for tag in (
+        "role_tag",
+        "content_tag",
+        "user_tag",
+        "assistant_tag",
+        "observation_tag",
+        "function_tag",
+        "system_tag",
+    ):
         attr[tag] = entry["tags"].get(tag)
     return attr
 
@@ -241,12 +338,25 @@ def test_messages_file_feeds_trl_sft_trainer(run, embedded_path, tmp_path):
 
     torch.set_num_threads(1)
     data = load_dataset("json", data_files=str(run["dir"] / "planted_messages.jsonl"), split="train")
-    assert data.column_names == ["messages"] and [m["role"] for m in data[0]["messages"]] == ["system", "user", "assistant"]
+    assert data.column_names == ["messages"] and [m["role"] for m in data[0]["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+    ]
     tok = AutoTokenizer.from_pretrained(embedded_path)
     model = AutoModelForCausalLM.from_pretrained(embedded_path, dtype=torch.float32)
-    args = SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1, per_device_train_batch_size=2, max_length=256,
-                     report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, save_strategy="no",
-                     assistant_only_loss=False)
+    args = SFTConfig(
+        output_dir=str(tmp_path / "sft"),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        max_length=256,
+        report_to="none",
+        use_cpu=True,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        save_strategy="no",
+        assistant_only_loss=False,
+    )
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tok)
     assert len(trainer.train_dataset) == len(data) and "input_ids" in trainer.train_dataset.column_names
     first = tok.decode(trainer.train_dataset[0]["input_ids"])

@@ -116,7 +116,12 @@ def test_mixture_counts_shares_globs_and_determinism():
             for src, dom, n in (("numina-math", "math", 10), ("numina-olympiads", "math", 10), ("apps", "code", 6),
                                 ("taco", "code", 4)) for i in range(n)]
     kept, dropped, report = mix(rows, {"numina-*": 5, "apps": "all"}, seed=1)
-    assert report["numina-*"] == {"groups": ["numina-math", "numina-olympiads"], "available": 20, "target": 5, "kept": 5}
+    assert report["numina-*"] == {
+        "groups": ["numina-math", "numina-olympiads"],
+        "available": 20,
+        "target": 5,
+        "kept": 5,
+    }
     assert sum(r["task"] == "apps" for r in kept) == 6 and not any(r["task"] == "taco" for r in kept)
     assert {d["drop_reason"] for d in dropped} == {"mixture_over_target", "mixture_unlisted:taco"}
     again, _, _ = mix(list(reversed(rows)), {"numina-*": 5, "apps": "all"}, seed=1)
@@ -136,8 +141,12 @@ def test_mixture_counts_shares_globs_and_determinism():
 
 
 def test_mixture_by_problem_keeps_whole_problems(tmp_path):
-    rows = [_row(f"{src}/{i}", f"Question {src} number {i} with {i} apples", index=j, task=src, thought=f"t{i}-{j} " * 6)
-            for src in ("gsm", "math") for i in range(4) for j in range(2)]
+    rows = [
+        _row(f"{src}/{i}", f"Question {src} number {i} with {i} apples", index=j, task=src, thought=f"t{i}-{j} " * 6)
+        for src in ("gsm", "math")
+        for i in range(4)
+        for j in range(2)
+    ]
     summary, kept, dropped = _run(tmp_path, rows, mixture={"gsm": 2, "math": "all"}, mixture_unit="problem", seed=3)
     gsm = [r for r in kept if r["task"] == "gsm"]
     assert len({r["problem_id"] for r in gsm}) == 2 and len(gsm) == 4  # both samples of each chosen problem
@@ -149,12 +158,17 @@ def test_mixture_by_problem_keeps_whole_problems(tmp_path):
 
 def test_preference_pairs_export_in_trl_form(tmp_path):
     q = "What is 3 + 4?"
-    rows = [_row("a/1", q, index=0, tokens=10), _row("a/1", q, index=1, tokens=90, thought="long " * 30),
-            _row("a/1", q, index=2, tokens=5, correct=False)]
+    rows = [
+        _row("a/1", q, index=0, tokens=10),
+        _row("a/1", q, index=1, tokens=90, thought="long " * 30),
+        _row("a/1", q, index=2, tokens=5, correct=False),
+    ]
     summary, kept, _ = _run(tmp_path, rows, system_prompt="Be careful.")
     pairs = [json.loads(x) for x in (tmp_path / "curate" / "t_preference.jsonl").read_text().splitlines()]
-    assert summary["preference_pairs"] == {"n": 2, "by_kind": {"shortest_vs_longest_correct": 1,
-                                                              "longer_correct_vs_short_incorrect": 1}}
+    assert summary["preference_pairs"] == {
+        "n": 2,
+        "by_kind": {"shortest_vs_longest_correct": 1, "longer_correct_vs_short_incorrect": 1},
+    }
     first = pairs[0]
     assert first["prompt"] == [{"role": "system", "content": "Be careful."}, {"role": "user", "content": q}]
     assert first["chosen"][0]["role"] == "assistant" and first["chosen"][0]["content"] == rows[0]["response"]
@@ -183,7 +197,10 @@ def test_rating_parser_and_prompt():
     assert "Find $\\{x\\}$ with {question} braces." in text and "AIME" in text and "[[" in text
     assert "Codeforces" in render_prompt("Sort.", "code")
     assert render_prompt("Q", template="Rate {question} ({rubric})").startswith("Rate Q (The scale")
-    assert meta_difficulty({"meta": {"difficulty": 4}}) == 4.0 and meta_difficulty({"meta": {"difficulty": "hard"}}) is None
+    assert (
+        meta_difficulty({"meta": {"difficulty": 4}}) == 4.0
+        and meta_difficulty({"meta": {"difficulty": "hard"}}) is None
+    )
     assert meta_difficulty({"meta": {"difficulty": True}}) is None and meta_difficulty({}) is None
     kept, dropped = filter_difficulty([{"difficulty": 5}, {"difficulty": None}], None, None)
     assert len(kept) == 1 and dropped[0]["drop_reason"] == "difficulty_unrated"

@@ -74,11 +74,19 @@ def test_jsonl_source_with_a_field_mapping(tmp_path):
             {"uid": 10, "problem": "Solve $x + 1 = 3$.", "final": "2", "info": {"level": 1}}]
     path = _write_jsonl(tmp_path / "mine.jsonl", rows)
     skipped: list = []
-    spec = {"path": str(path), "fields": {"id": "uid", "question": "problem", "answer": "final", "meta.level": "info.level"}}
+    spec = {
+        "path": str(path),
+        "fields": {"id": "uid", "question": "problem", "answer": "final", "meta.level": "info.level"},
+    }
     got = load_source(spec, skipped=skipped)
     assert [(p["id"], p["task"], p["domain"], p["answer"], p["meta"]["level"]) for p in got] == [
-        ("mine/7", "mine", "math", "4", 3), ("mine/10", "mine", "math", "2", 1)]
-    assert [(s["id"], s["skip_reason"]) for s in skipped] == [("mine/8", "missing_answer"), ("mine/9", "missing_question")]
+        ("mine/7", "mine", "math", "4", 3),
+        ("mine/10", "mine", "math", "2", 1),
+    ]
+    assert [(s["id"], s["skip_reason"]) for s in skipped] == [
+        ("mine/8", "missing_answer"),
+        ("mine/9", "missing_question"),
+    ]
     limited = load_source({**spec, "limit": 1, "name": "other"})
     assert [p["id"] for p in limited] == ["other/7"]
     relative = load_source({**spec, "path": "mine.jsonl"}, base_dir=tmp_path)
@@ -89,9 +97,11 @@ def test_parquet_json_and_boxed_answers(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"source": "amc", "problem": "Find $1+1$.", "solution": "Clearly $\\boxed{2}$."},
-            {"source": "olympiad", "problem": "Prove it.", "solution": "Done."},
-            {"source": "amc", "problem": "Find $2+1$.", "solution": "So $\\boxed{3}$."}]
+    rows = [
+        {"source": "amc", "problem": "Find $1+1$.", "solution": "Clearly $\\boxed{2}$."},
+        {"source": "olympiad", "problem": "Prove it.", "solution": "Done."},
+        {"source": "amc", "problem": "Find $2+1$.", "solution": "So $\\boxed{3}$."},
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "n.parquet")
     (tmp_path / "n.json").write_text(json.dumps(rows))
     spec = {"fields": {"question": "problem", "answer": "boxed:solution", "meta.source": "source"}}
@@ -108,9 +118,11 @@ def test_parquet_json_and_boxed_answers(tmp_path):
 
 def test_code_source_parses_tests_and_lists_missing_ones(tmp_path):
     io = {"inputs": ["1 2\n"], "outputs": ["3\n"]}
-    rows = [{"q": "Add two numbers.", "input_output": json.dumps(io)},
-            {"q": "Call f.", "input_output": {"inputs": [[1]], "outputs": [2], "fn_name": "f"}},
-            {"q": "No tests here.", "input_output": ""}]
+    rows = [
+        {"q": "Add two numbers.", "input_output": json.dumps(io)},
+        {"q": "Call f.", "input_output": {"inputs": [[1]], "outputs": [2], "fn_name": "f"}},
+        {"q": "No tests here.", "input_output": ""},
+    ]
     path = _write_jsonl(tmp_path / "code.jsonl", rows)
     skipped: list = []
     got = load_source({"path": str(path), "fields": {"question": "q", "tests": "input_output"}}, skipped=skipped)
@@ -146,6 +158,8 @@ def test_task_and_hub_specs():
     assert source_task({"task": "aime_historical"}).name == "aime_historical"
     with pytest.raises(RuntimeError, match="hub"):
         load_source({"hub": "AI-MO/NuminaMath-CoT", "fields": {"question": "problem", "answer": "boxed:solution"}})
-    rows = map_rows(_numina_rows(), {"name": "nm", "where": {"source": "math"},
-                                     "fields": {"question": "problem", "answer": "boxed:solution"}})
+    rows = map_rows(
+        _numina_rows(),
+        {"name": "nm", "where": {"source": "math"}, "fields": {"question": "problem", "answer": "boxed:solution"}},
+    )
     assert [p["answer"] for p in rows] == ["12", "12"] and rows[1]["id"] == rows[0]["id"] + "-2"

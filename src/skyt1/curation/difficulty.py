@@ -56,7 +56,8 @@ __all__ = [
 ]
 
 MATH_RUBRIC = """The scale (averages; interpolate other contests against these anchors):
-1: easiest middle-school contest work and ordinary textbook word problems (AMC 8 early questions, AMC 10 1-10, AMC 12 1-5).
+1: easiest middle-school contest work and ordinary textbook word problems (AMC 8 early questions, \
+AMC 10 1-10, AMC 12 1-5).
 2: harder beginner problems (AMC 8 last questions, AMC 10 11-20, AMC 12 5-15, AIME 1-3).
 3: beginner problems needing some creativity (AMC 10 21-25, AMC 12 15-20, AIME 4-6).
 4: intermediate problems (AMC 12 21-25, AIME 7-9).
@@ -131,8 +132,13 @@ def rate_difficulty(
             break
         params = SamplingParams(temperature=0.0 if attempt == 0 else 0.7, max_tokens=max_tokens, seed=attempt)
         reqs = [
-            Request(key=(pid,), seed=attempt,
-                    messages=[{"role": "user", "content": render_prompt(str(p["question"]), p.get("domain", "math"), prompt)}])
+            Request(
+                key=(pid,),
+                seed=attempt,
+                messages=[
+                    {"role": "user", "content": render_prompt(str(p["question"]), p.get("domain", "math"), prompt)}
+                ],
+            )
             for pid, p in pending.items()
         ]
         for req, comp in backend.generate(reqs, params):
@@ -141,7 +147,9 @@ def rate_difficulty(
             pid = req.key[0]
             value = parse_rating(comp.text) if comp.finish_reason != "error" else None
             if value is None:
-                errors[pid] = f"unparsable rating: {comp.text.strip()[-120:]!r}" if comp.text.strip() else "empty answer"
+                errors[pid] = (
+                    f"unparsable rating: {comp.text.strip()[-120:]!r}" if comp.text.strip() else "empty answer"
+                )
                 continue
             results[pid] = {"difficulty": value, "attempts": attempt + 1, "error": None}
             del pending[pid]
@@ -158,6 +166,7 @@ def filter_difficulty(
     rows: list[dict], lo: float | None, hi: float | None, key: str = "difficulty"
 ) -> tuple[list[dict], list[dict]]:
     """Keep rows rated within ``[lo, hi]`` (a ``None`` bound is open); see the module docstring."""
+
     def reason(_: int, r: dict) -> str | None:
         d = r.get(key)
         if d is None:
@@ -200,8 +209,9 @@ def label_difficulty(
                 stats["cached"] += 1
         todo = [pid for pid in todo if labels[pid][0] is None]
         if todo:
-            results = _rate_and_cache(rater, [first[pid] | {"id": pid} for pid in todo], key, cache_path,
-                                      prompt, ledger)
+            results = _rate_and_cache(
+                rater, [first[pid] | {"id": pid} for pid in todo], key, cache_path, prompt, ledger
+            )
             for pid, res in results.items():
                 if res["difficulty"] is None:
                     stats["failed"].append({"problem_id": pid, "error": res["error"]})
@@ -238,14 +248,22 @@ def _rate_and_cache(rater, problems: list[dict], key, cache_path: Path | None, p
 
     def keep(pid: str, res: dict) -> None:
         if fh is not None and res["difficulty"] is not None:
-            fh.write(json.dumps({"key": key(pid), "problem_id": pid, "difficulty": res["difficulty"],
-                                 "model": rater.model}) + "\n")
+            fh.write(
+                json.dumps({"key": key(pid), "problem_id": pid, "difficulty": res["difficulty"], "model": rater.model})
+                + "\n"
+            )
             fh.flush()
 
     # The rater's backend is closed when rating ends (Ray actors, vLLM's GPU memory, HTTP pools).
-    with make_backend(rater) as backend, \
-            (cache_path.open("a", encoding="utf-8") if cache_path is not None else nullcontext()) as fh:
+    with (
+        make_backend(rater) as backend,
+        cache_path.open("a", encoding="utf-8") if cache_path is not None else nullcontext() as fh,
+    ):
         return rate_difficulty(
             [{"id": p["id"], "question": p.get("question", ""), "domain": p.get("domain", "math")} for p in problems],
-            backend, prompt=prompt, ledger=ledger, api_model=rater.model if bills_tokens(rater) else None,
-            on_result=keep)
+            backend,
+            prompt=prompt,
+            ledger=ledger,
+            api_model=rater.model if bills_tokens(rater) else None,
+            on_result=keep,
+        )
