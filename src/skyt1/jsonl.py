@@ -31,16 +31,21 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[dict]
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RecordError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise RecordError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            for name in required:
-                if name not in obj:
-                    raise RecordError(f"{path}:{lineno}: missing field '{name}'")
-            yield obj
+            yield parse_record(line, path, lineno, required)
+
+
+def parse_record(line: str | bytes, path: str | Path, lineno: int, required: Iterable[str] = ()) -> dict:
+    """One JSONL line as an object with the ``required`` fields, else ``RecordError("FILE:LINE: ...")``."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(obj, dict):
+        raise RecordError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+    for name in required:
+        if name not in obj:
+            raise RecordError(f"{path}:{lineno}: missing field '{name}'")
+    return obj
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:

@@ -27,7 +27,7 @@ from array import array
 from collections import Counter
 from pathlib import Path
 
-from skyt1.records import RecordError
+from skyt1.jsonl import parse_record
 
 __all__ = ["PROBLEM_LEVEL", "Log", "ProblemIds", "Source", "run_steps"]
 
@@ -110,15 +110,7 @@ class Source:
         self._offsets, self.n = offsets, len(offsets)
 
     def _parse(self, line: bytes, lineno: int) -> dict:
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"{self.path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(obj, dict):
-            raise RecordError(f"{self.path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-        for name in self.required:
-            if name not in obj:
-                raise RecordError(f"{self.path}:{lineno}: missing field '{name}'")
+        obj = parse_record(line, self.path, lineno, self.required)
         if isinstance(obj.get("problem_id"), str):  # one string per problem in every index that keys on it
             obj["problem_id"] = sys.intern(obj["problem_id"])
         return obj
