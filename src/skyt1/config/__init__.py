@@ -4,8 +4,9 @@ Precedence: field defaults < the recipe YAML < ``--set section.key=value`` overr
 Unknown keys are rejected (``extra="forbid"``) with a message naming the key and the file.
 Shipped recipes live in ``skyt1/recipes/*.yaml`` and are loaded by name (``tiny``) or path.
 
-Layout: ``base`` (the strict model, ModelSpec, Sampling, bundled prompts), ``stages`` (one section
-per stage), and here the recipe that holds them, with loading and ``--set`` overrides.
+Layout: ``base`` (the strict model, ModelSpec, Sampling, bundled prompts), ``stages`` (generate,
+score, rewrite, curate), ``model_stages`` (train, preference, evaluate), and here the recipe that
+holds them, with loading and ``--set`` overrides.
 """
 
 from __future__ import annotations
@@ -18,19 +19,8 @@ import yaml
 from pydantic import Field, ValidationError
 
 from skyt1.config.base import ConfigError, ModelSpec, Sampling, _Strict, rewrite_prompt_text, system_prompt_text
-from skyt1.config.stages import (
-    BudgetForcing,
-    CurateConfig,
-    EvaluateConfig,
-    GenerateConfig,
-    JudgeConfig,
-    PreferenceConfig,
-    RayScoring,
-    RewriteConfig,
-    ScoreConfig,
-    SelfConsistency,
-    TrainConfig,
-)
+from skyt1.config.model_stages import BudgetForcing, EvaluateConfig, PreferenceConfig, SelfConsistency, TrainConfig
+from skyt1.config.stages import CurateConfig, GenerateConfig, JudgeConfig, RayScoring, RewriteConfig, ScoreConfig
 
 __all__ = [
     "BudgetForcing",
