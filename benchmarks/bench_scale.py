@@ -23,6 +23,21 @@ so each process got well under a core), default command:
     100k  rewrite    1059    58 / 154                          1292
     growth: score time ~ N^0.99, memory ~ N^0.07; rewrite time ~ N^1.09, memory ~ N^0.01
 
+Measured again 2026-12-03 with the machine otherwise idle (load 0.7-2.1), all three stages:
+
+    rows  stage    rows/s  peak MB (process / with workers)
+    10k   score       975    42 / 219
+    10k   rewrite    2254    72 / 196
+    10k   curate     1650    99
+    100k  score      1431    63 / 261
+    100k  rewrite    2425    74 / 201
+    100k  curate     1387   151
+    growth: memory ~ N^0.08 (score), N^0.01 (rewrite), N^0.17 (curate)
+
+curate's "planted found" counts every planted row, also those an earlier step (a wrong verdict)
+dropped before the step that would find them; ``benchmarks/bench_curate.py`` (every trace correct)
+measures recall.
+
 Adding a stage: one entry in ``STAGES``, ``name: Bench(source, run)``, where ``source`` names the
 stage whose ``records.jsonl`` it reads (``"generate"``: the synthetic file) and ``run(inp, out,
 workers)`` runs the stage into the directory ``out`` and returns its summary (printed as ``extra``
