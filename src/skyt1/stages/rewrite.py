@@ -226,12 +226,8 @@ class _Tally:
 
 
 def _rewrite_llm(rows: list[dict], cfg: RewriteConfig, write, backend, threads: int, ledger: Ledger) -> None:
-    if backend is None:
-        if cfg.rewriter is None:
-            raise ValueError("rewrite.mode is 'llm' but rewrite.rewriter is not set")
-        from skyt1.backends import make_backend
-
-        backend = make_backend(cfg.rewriter, threads=threads)
+    if backend is None:  # _LLM.get makes the backend once; None only without a rewriter
+        raise ValueError("rewrite.mode is 'llm' but rewrite.rewriter is not set")
     template = cfg.template or DEFAULT_PROMPT
     api = cfg.rewriter.model if cfg.rewriter and bills_tokens(cfg.rewriter) else None
     system = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
