@@ -7,7 +7,8 @@ Shipped configs live in ``skyt1/recipes/accelerate/`` (see each file's header):
 - ``zero3``: DeepSpeed ZeRO-3, settings in ``ds_zero3.json``;
 - ``zero3_offload``: DeepSpeed ZeRO-3 with parameter and optimizer offload to CPU, settings in
   ``ds_zero3_offload.json`` -- what Sky-T1-32B-Preview was trained with;
-- ``fsdp2``: PyTorch FSDP2 full sharding, transformer-block wrapping, bf16, activation checkpointing.
+- ``fsdp2``: PyTorch FSDP2 full sharding, transformer-block wrapping, bf16, activation checkpointing;
+  on a machine without CUDA the ranks shard on the CPU over gloo (``skyt1.stages.fsdp_cpu``).
 
 A DeepSpeed yaml names its JSON relative to itself; accelerate would resolve that path against the
 working directory, so ``launch_command`` passes it as an absolute ``--deepspeed_config_file``

@@ -1,6 +1,7 @@
 """Training across processes through the path users run: `skyt1 train` starts `accelerate launch`
 itself when the recipe plans more than one process. On this CPU machine the two ranks join over
-gloo (the shipped `ddp` config), which is the same launch path as DDP on GPUs."""
+gloo, through the shipped `ddp` config (DDP) and the shipped `fsdp2` config (FSDP2 full sharding,
+`skyt1.stages.fsdp_cpu`): the same launch path and configs as on GPUs."""
 
 from __future__ import annotations
 
@@ -43,14 +44,26 @@ def _summary(proc: subprocess.Popen) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def test_two_processes_match_one_with_the_same_global_batch(tmp_path, embedded_path):
+SHARDING = {"ddp": ("MULTI_CPU", 1.0), "fsdp2": ("FSDP", 0.5)}  # accelerate's type, each rank's parameter share
+MATCH = ("train.max_steps=3", "train.global_batch_size=4", "train.learning_rate=5e-5")
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, embedded_path) -> dict:
+    tmp = tmp_path_factory.mktemp("one")
+    return _summary(_train(tmp, "one", _data(tmp / "d.jsonl", 12), *MATCH, "train.per_device_batch_size=4"))
+
+
+@pytest.mark.parametrize("config", sorted(SHARDING))
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, one_process, config):
     """The embedded model, 3 steps at global batch 4: 1 process x 4 against 2 processes x 2."""
-    data = _data(tmp_path / "d.jsonl", 12)
-    common = ("train.max_steps=3", "train.global_batch_size=4", "train.learning_rate=5e-5")
-    one = _summary(_train(tmp_path, "one", data, *common, "train.per_device_batch_size=4"))
-    two = _summary(_train(tmp_path, "two", data, *common, "train.per_device_batch_size=2", "train.processes=2"))
+    one, data = one_process, _data(tmp_path / "d.jsonl", 12)
+    two = _summary(_train(tmp_path, "two", data, *MATCH, "train.per_device_batch_size=2", "train.processes=2",
+                          f"train.accelerate_config={config}"))
     assert one["world_size"] == 1 and two["world_size"] == 2 and two["global_batch_size"] == 4
     assert sorted(r["rank"] for r in two["ranks"]) == [0, 1] and {r["world_size"] for r in two["ranks"]} == {2}
+    kind, share = SHARDING[config]
+    assert [(r["distributed_type"], r["param_share"]) for r in two["ranks"]] == [(kind, share)] * 2, two["ranks"]
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["config"]["processes"] == 2 and manifest["config"]["per_device_batch_size"] == 2
     assert len(one["loss_curve"]) == len(two["loss_curve"]) == 3
@@ -82,10 +95,12 @@ def _rank_pid(rank: int, out: Path) -> int | None:
     return None
 
 
-def test_kill_9_of_one_rank_then_a_rerun_resumes(tmp_path, tiny_model):
+@pytest.mark.parametrize("config", sorted(SHARDING))
+def test_kill_9_of_one_rank_then_a_rerun_resumes(tmp_path, tiny_model, config):
     data = _data(tmp_path / "d.jsonl", 32)
     sets = ("train.base.backend=transformers", f"train.base.model={tiny_model}", "train.per_device_batch_size=2",
-            "train.processes=2", "train.max_steps=12", "train.save_steps=4", "train.save_total_limit=3")
+            "train.processes=2", "train.max_steps=12", "train.save_steps=4", "train.save_total_limit=3",
+            f"train.accelerate_config={config}")
     out = tmp_path / "train"
     first = _train(tmp_path, "train", data, *sets, start_new_session=True)
     deadline = time.time() + 300

@@ -58,6 +58,10 @@ def launched(argv: list[str] | None, *, prog: str = "python -m skyt1.stages.trai
             shutil.rmtree(stage.dir / "checkpoints", ignore_errors=True)
     elif stage.finished and (stage.manifest() or {}).get("config_hash") == stage.hash and not a.force:
         return 0
+    from skyt1.stages import fsdp_cpu
+
+    if fsdp_cpu.wanted():
+        fsdp_cpu.enable()
     try:
         summary = train.fit_here(recipe, stage)
     except (RecordError, ValueError) as e:

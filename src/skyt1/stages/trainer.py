@@ -1,6 +1,6 @@
 """Machinery shared by the training stages (``train``: SFT, ``preference``: SimPO): batch
 arithmetic, hardware-dependent choices (flash-attention, Liger, padding-free), checkpoints and
-resume, saving (LoRA merged), throughput and MFU, progress, and the one fit both run. The entry
+resume, saving (LoRA merged), progress, and the one fit both run. The entry
 point every rank runs under ``accelerate launch`` is ``skyt1.stages.rank``. See
 ``skyt1.stages.train`` for the contracts.
 """
@@ -15,10 +15,11 @@ from pathlib import Path
 
 from skyt1.config import TrainConfig
 from skyt1.stages.rank import is_main_rank
+from skyt1.stages.train_metrics import mfu_summary, rank_facts
 
 __all__ = [
     "attn_implementation", "checkpoint_epoch", "cuda_available", "end_of_turn_token", "global_batch",
-    "fit", "last_checkpoint", "load_dtype", "lora_config", "mfu_summary", "n_params", "resume_point",
+    "fit", "last_checkpoint", "load_dtype", "lora_config", "resume_point",
     "save_model",
     "show_progress", "trainer_args",
     "use_liger", "use_padding_free",
@@ -176,26 +177,6 @@ def checkpoint_epoch(checkpoint: Path | None) -> float:
     return float(json.loads((checkpoint / "trainer_state.json").read_text()).get("epoch") or 0.0)
 
 
-def n_params(model) -> int:
-    # under ZeRO-3 a parameter is a partition; ds_numel is its full size
-    return sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())
-
-
-def mfu_summary(tokens_per_second: float, model, mean_len: float, gpus: int) -> dict:
-    """MFU (6N + PaLM attention at the mean sequence length) against the GPUs' dense bf16 peak."""
-    if gpus == 0:
-        return {}
-    from skyt1.hardware import detect_gpu, mfu
-
-    gpu = detect_gpu()
-    if gpu is None:
-        return {}
-    conf = model.config.get_text_config()
-    value = mfu(tokens_per_second, n_params(model), gpu, gpus, seq_len=max(int(mean_len), 1),
-                n_layers=conf.num_hidden_layers, hidden=conf.hidden_size)
-    return {"gpu": gpu, "mfu": round(value, 4)}
-
-
 def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: dict | None = None) -> dict:
     """The body SFT and SimPO share: build the trainer, resume from the stage's last complete
     checkpoint, train, save ``<stage>/model``, and (main rank) finish the stage. Returns the summary
@@ -238,7 +219,7 @@ def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: d
         **info,
     }
     summary.update(mfu_summary(summary["tokens_per_second"], trainer.model, mean_len, gpus))
-    summary["ranks"] = _ranks(trainer, seconds)
+    summary["ranks"] = rank_facts(trainer, seconds)
     ledger.stop(gpus=gpus)
     if trainer.accelerator.is_main_process:
         from skyt1.hardware import detect_gpu
@@ -246,14 +227,6 @@ def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: d
         ledger.gpu_type = detect_gpu() or ""
         stage.finish(summary, ledger.to_dict(prices))
     return summary
-
-
-def _ranks(trainer, seconds: float) -> list[dict]:
-    """What every rank saw (its rank, the world size, its training seconds), gathered to all ranks."""
-    from accelerate.utils import gather_object
-
-    acc = trainer.accelerator
-    return gather_object([{"rank": acc.process_index, "world_size": acc.num_processes, "seconds": round(seconds, 1)}])
 
 
 def lora_config(cfg: TrainConfig):
@@ -268,7 +241,13 @@ def lora_config(cfg: TrainConfig):
 
 def trainer_args(cfg: TrainConfig, out_dir: Path, *, bf16: bool, cuda: bool) -> dict:
     """The ``TrainingArguments`` that SFT and SimPO share: schedule, batch, precision, seeds,
-    checkpoints (with optimizer state, for resume) and quiet logging (``show_progress`` draws)."""
+    checkpoints (with optimizer state, for resume) and quiet logging (``show_progress`` draws).
+
+    The recipe decides the precision: ``TrainingArguments`` falls back to the launched accelerate
+    config's ``mixed_precision`` (``ACCELERATE_MIXED_PRECISION``) when ``bf16`` is off, so the
+    shipped ``fsdp2`` config (bf16) would compute in bf16 on a CPU whose recipe resolved fp32.
+    """
+    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"
     return dict(
         output_dir=str(out_dir / "checkpoints"),
         num_train_epochs=cfg.epochs,
