@@ -1,5 +1,5 @@
-"""The whole recipe's cost before it runs: teacher generation, scoring, the rewriter, training and
-evaluation, one line each with the assumption behind it.
+"""The whole recipe's cost before it runs: teacher generation, scoring (and its LLM judge), the
+rewriter, training and evaluation, one line each with the assumption behind it.
 
 ``recipe_plan_cost(recipe)`` returns lines ``{"stage", "what", "tokens_in", "tokens_out",
 "gpu_hours", "cpu_hours", "usd", "assumption"}`` (training's tokens are ``tokens_in``; a number is
@@ -162,6 +162,21 @@ def _generation(recipe) -> tuple[list[dict], float | None, float | None]:
     return [line, score], samples, mean
 
 
+def _judge(recipe, samples: float) -> list[dict]:
+    """``score.judge``: every sample asked, each reply at ``max_tokens`` (an upper bound: only the
+    verdicts the rules cannot decide are sent)."""
+    judge = recipe.score.judge
+    if judge is None:
+        return []
+    from skyt1.verifiers.llm_judge import DEFAULT_PROMPT
+
+    prompt = math.ceil(len(judge.prompt or DEFAULT_PROMPT) / 4) + PROMPT_TOKENS
+    line = _decode(recipe, "score", f"LLM judge: up to {samples:,.0f} verdicts by {judge.model.model}", judge.model,
+                   samples * prompt, samples * judge.max_tokens, None)
+    line["assumption"] = f"every sample judged, {judge.max_tokens} tokens each (upper bound); " + line["assumption"]
+    return [line]
+
+
 def _rewrite(recipe, samples: float, mean: float) -> list[dict]:
     rw = recipe.rewrite
     if rw.mode != "llm" or rw.rewriter is None:
@@ -220,14 +235,9 @@ def _evaluation(recipe) -> list[dict]:
         else:
             spec = ModelSpec(backend="transformers", model=label)
         for name in ev.tasks:
-            try:
-                task = get_task(name)
-                split = ev.split if ev.split in task.splits else task.splits[-1]
-                n = len(task.problems(split, ev.limit))
-            except Exception:  # noqa: BLE001 - a hub benchmark offline: counted as unknown
-                n = ev.limit
+            n, size = _eval_problems(get_task(name), ev)
             if n is None:
-                lines.append(_unknown("evaluate", f"{label} on {name}", "problem count unknown"))
+                lines.append(_unknown("evaluate", f"{label} on {name}", "problem count unknown offline"))
                 continue
             measured = _measured(recipe.run_path / "evaluate" / label / name / "generate", spec.model)
             mean = measured["mean_tokens"] if measured else ev.sampling.max_tokens
@@ -235,16 +245,29 @@ def _evaluation(recipe) -> list[dict]:
             line = _decode(recipe, "evaluate", f"{label} on {name}: {n} x {ev.sampling.n}", spec,
                            samples * _prompt_tokens(spec), samples * mean, measured)
             line["assumption"] = f"{mean:,.0f} tokens/sample " + ("measured" if measured else "(upper bound)") \
-                + "; " + line["assumption"]
+                + ("; the published size (offline)" if size else "") + "; " + line["assumption"]
             lines.append(line)
     return lines
+
+
+def _eval_problems(task, ev) -> tuple[int | None, bool]:
+    """Problems of ``task`` to evaluate, and whether that is the task's published size (a hub
+    benchmark offline: its ``sizes``, else unknown unless ``evaluate.limit`` bounds it)."""
+    split = ev.split if ev.split in task.splits else task.splits[-1]
+    try:
+        return len(task.problems(split, ev.limit)), False
+    except Exception:  # noqa: BLE001 - a hub benchmark offline
+        size = task.sizes.get(split)
+    if size is None:
+        return ev.limit, False
+    return (min(size, ev.limit) if ev.limit else size), True
 
 
 def recipe_plan_cost(recipe) -> list[dict]:
     """Every stage's planned tokens, hours and dollars, each with its assumption (module docstring)."""
     lines, samples, mean = _generation(recipe)
     if samples is not None:
-        lines += _rewrite(recipe, samples, mean)
+        lines += _judge(recipe, samples) + _rewrite(recipe, samples, mean)
     lines.append(_training(recipe, samples, mean))
     lines += _evaluation(recipe)
     known = [x["usd"] for x in lines if x["usd"] is not None]

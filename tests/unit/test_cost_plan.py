@@ -68,6 +68,20 @@ def test_api_teacher_and_rewriter_are_priced_per_token(tmp_path):
     assert local["gpu_hours"] > 0 and "2N FLOPs/token" in local["assumption"]
 
 
+def test_the_judge_is_priced_and_an_offline_hub_benchmark_counts_its_published_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = load_recipe("sky-t1-32b-preview", [ONE_SOURCE, f"run_dir={tmp_path}/run"])
+    lines = recipe_plan_cost(r)
+    judge = _line(lines, "score", "LLM judge")
+    assert judge["tokens_out"] == 1000 * 512 and judge["usd"] > 0 and "upper bound" in judge["assumption"]
+    gpqa = _line(lines, "evaluate", "base on gpqa_diamond")
+    assert gpqa["what"].endswith("198 x 1") and "published size" in gpqa["assumption"] and gpqa["usd"] > 0
+    lcb = _line(lines, "evaluate", "base on livecodebench-hard")  # no published per-difficulty size
+    assert lcb["usd"] is None and "unknown" in lcb["assumption"]
+    no_judge = recipe_plan_cost(load_recipe("sky-t1-32b-preview", [ONE_SOURCE, "score.judge=null"]))
+    assert not [x for x in no_judge if "LLM judge" in x["what"]]
+
+
 def test_cost_command_prints_the_plan_before_the_training_estimate():
     res = CliRunner().invoke(app, ["cost", "sky-t1-32b-preview"], terminal_width=200)
     assert res.exit_code == 0, res.output

@@ -35,6 +35,7 @@ class Task:
     license: str = ""
     paper: str = ""
     sampling: dict = field(default_factory=dict)  # default sampling for reasoning models
+    sizes: dict = field(default_factory=dict)  # published problems per split, hub-only tasks (cost plan offline)
 
     def problems(self, split: str | None = None, limit: int | None = None) -> list[dict]:
         split = split or self.splits[-1]

@@ -81,6 +81,7 @@ TASK = Task(
     source=f"hub {HUB_ID} (config {CONFIG}, gated); never bundled",
     license="CC-BY-4.0",
     paper="https://arxiv.org/abs/2311.12022",
+    sizes={"train": 198},  # the paper's Diamond subset
     # SkyThought: "For reproducing Sky-T1-32B-Preview results on AIME and GPQADiamond, pass
     # in temperatures as 0.7" (skythought_evals/README.md); 32768 new tokens and top_p 1 are
     # its inference_and_check.py / vLLM defaults.

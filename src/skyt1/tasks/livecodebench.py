@@ -131,7 +131,7 @@ def load(
     return out
 
 
-def _task(name: str, description: str, **window) -> Task:
+def _task(name: str, description: str, sizes: dict | None = None, **window) -> Task:
     return Task(
         name=name,
         domain="code",
@@ -143,11 +143,13 @@ def _task(name: str, description: str, **window) -> Task:
         license="see the dataset card (problems from LeetCode, AtCoder, Codeforces)",
         paper="https://arxiv.org/abs/2403.07974",
         sampling=dict(SAMPLING),
+        sizes=sizes or {},
     )
 
 
 TASKS = [
-    _task("livecodebench", "LiveCodeBench release_v2 (May 2023 - May 2024), as in the Sky-T1 table"),
+    _task("livecodebench", "LiveCodeBench release_v2 (May 2023 - May 2024), as in the Sky-T1 table",
+          sizes={"test": 511}),
     *[
         _task(f"livecodebench-{d}", f"LiveCodeBench release_v2, {d} problems (Sky-T1 table)", difficulty=d)
         for d in ("easy", "medium", "hard")
