@@ -65,9 +65,25 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+#: backend arguments that say where and how fast a model is reached, never what it writes
+TRANSPORT_ARGS = frozenset({"base_url", "api_key_env", "concurrency", "max_retries", "timeout", "rpm", "tpm",
+                            "backoff", "max_backoff"})
+
+
 def config_hash(config: Any) -> str:
-    blob = json.dumps(config, sort_keys=True, default=str, ensure_ascii=False)
+    """16 hex digits of the config, without the ``TRANSPORT_ARGS`` of any backend ``args``: a server
+    moved to another port or host, or a new rate limit, does not redo finished stages (the manifest
+    still records them)."""
+    blob = json.dumps(_without_transport(config), sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _without_transport(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _without_transport(v, k) for k, v in value.items() if key != "args" or k not in TRANSPORT_ARGS}
+    if isinstance(value, (list, tuple)):
+        return [_without_transport(v) for v in value]
+    return value
 
 
 _RUN_PACKAGES = ("skyt1", "torch", "transformers", "trl", "peft", "accelerate", "math-verify", "vllm", "ray")

@@ -80,3 +80,19 @@ def test_batched_and_iter_records_stream(tmp_path):
     records = stage.iter_records()
     assert next(records) == {"i": 0}  # one record at a time, the torn tail dropped
     assert list(records) == [{"i": 1}, {"i": 2}] and stage.done_keys(lambda r: r["i"]) == {0, 1, 2}
+
+
+def test_where_a_model_is_served_is_not_part_of_the_stage_hash(tmp_path):
+    from skyt1.config import load_recipe
+    from skyt1.stages import generate
+
+    def stage(*sets: str):
+        teacher = ["generate.teacher.backend=openai", "generate.teacher.model=served"]
+        return generate.plan(load_recipe("tiny", [f"run_dir={tmp_path}", *teacher, *sets]))
+
+    base = stage("generate.teacher.args={base_url: 'http://127.0.0.1:8000/v1', concurrency: 8}")
+    moved = stage("generate.teacher.args={base_url: 'http://10.0.0.2:9000/v1', concurrency: 64, rpm: 100}")
+    assert base.hash == moved.hash
+    assert moved.config["teacher"]["args"]["base_url"] == "http://10.0.0.2:9000/v1"  # still recorded
+    assert stage("generate.teacher.model=other").hash != base.hash
+    assert stage("generate.teacher.args={extra_body: {top_k: 20}}").hash != base.hash
