@@ -115,10 +115,11 @@ class Source:
             obj["problem_id"] = sys.intern(obj["problem_id"])
         return obj
 
-    def raw(self, row: dict) -> str | None:
-        """The input line of ``row`` when it is a row of the current batch as read (not a copy)."""
+    def raw(self, row: dict) -> bytes | None:
+        """The input line of ``row`` (UTF-8, without its line ending) when it is a row of the
+        current batch as read (not a copy)."""
         line = self._raw.get(id(row))
-        return None if line is None else line.decode("utf-8").rstrip("\r\n")
+        return None if line is None else line.rstrip(b"\r\n")
 
     def get(self, pos: int) -> dict:
         if self._rows is not None:

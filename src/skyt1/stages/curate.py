@@ -178,11 +178,11 @@ def _stream(steps: list, source: Source, log: Log, records: Path, sft, kept: _Ke
                 if missing_gold(r) is None:
                     pairs.add(start + i, r)
 
-    with records.open("w", encoding="utf-8") as fh, log:
+    with records.open("wb") as fh, log:
         def sink(batch: list[dict]) -> None:
             for r in batch:
-                line = source.raw(r)
-                fh.write((line if line is not None else json.dumps(r, ensure_ascii=False)) + "\n")
+                line = source.raw(r)  # the input's bytes: neither decoded nor encoded again
+                fh.write((line if line is not None else json.dumps(r, ensure_ascii=False).encode("utf-8")) + b"\n")
                 sft.add(r)
                 kept.add(r)
 
