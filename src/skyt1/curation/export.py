@@ -61,8 +61,7 @@ __all__ = [
     "to_preference_sharegpt",
     "to_sharegpt",
     "write_exports",
-    "write_preference_exports",
-]
+]  # and, from curation.preference: PreferenceWriter, write_preference_exports
 
 
 def json_str(text: str) -> str:
@@ -257,34 +256,14 @@ def preference_info_entry(file_name: str) -> dict:
     return entry
 
 
-def write_preference_exports(pairs, out_dir: Path, name: str, system: str) -> dict[str, Path]:
-    """Write the preference pairs (any iterable, read once) for TRL and LLaMA-Factory; see the
-    module docstring. Returns the paths. Each text is encoded once for both files."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "preference": out_dir / f"{name}_preference.jsonl",
-        "preference_sharegpt": out_dir / f"{name}_preference_sharegpt.json",
-        "dataset_info": out_dir / "dataset_info.json",
-    }
-    trl, sharegpt = JsonlWriter(paths["preference"]), JsonListWriter(paths["preference_sharegpt"])
-    sys_json = json_str(system)
-    head = f'{{"role": "system", "content": {sys_json}}}, ' if system else ""
-    for p in pairs:  # the same JSON as json.dumps of to_preference_messages / to_preference_sharegpt
-        user, chosen, rejected = (json_str(str(p[k])) for k in ("prompt", "chosen", "rejected"))
-        pid, kind = (json_str(str(p.get(k, ""))) for k in ("problem_id", "kind"))
-        trl.write_raw(f'{{"prompt": [{head}{{"role": "user", "content": {user}}}], '
-                      f'"chosen": [{{"role": "assistant", "content": {chosen}}}], '
-                      f'"rejected": [{{"role": "assistant", "content": {rejected}}}], '
-                      f'"problem_id": {pid}, "kind": {kind}}}')
-        sharegpt.write_raw(f'{{"system": {sys_json}, "conversations": [{{"from": "user", "value": {user}}}], '
-                           f'"chosen": {{"from": "assistant", "value": {chosen}}}, '
-                           f'"rejected": {{"from": "assistant", "value": {rejected}}}}}')
-    trl.close()
-    sharegpt.close()
-    entry = preference_info_entry(paths["preference_sharegpt"].name)
-    add_dataset_info(paths["dataset_info"], f"{name}_preference", entry)
-    return paths
-
-
 from skyt1.curation.card import render_card, save_hf_dataset  # noqa: E402  (the card lives in card.py)
+
+
+def __getattr__(name: str):
+    """``PreferenceWriter`` and ``write_preference_exports`` live in ``curation.preference``
+    (imported on first use: it imports this module)."""
+    if name in ("PreferenceWriter", "write_preference_exports"):
+        from skyt1.curation import preference
+
+        return getattr(preference, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -149,9 +149,10 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     kept = _Kept()
     pairs = None
     if cfg.preference:
+        from skyt1.curation.preference import PreferenceWriter, StreamedPairs
         from skyt1.curation.select import PairCollector
 
-        pairs = PairCollector(ids)
+        pairs = StreamedPairs(PairCollector(ids), PreferenceWriter(stage.dir, cfg.name, system), log.excluded)
     try:
         _stream(steps, source, log, stage.records_path, sft, kept, pairs)
     finally:
@@ -161,7 +162,12 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": log.problems_kept(), "steps": log.steps(),
                "removed": log.removed, "dropped_file": str(log.dropped_path)}
     if pairs is not None:
-        _write_pairs(pairs, source, log.excluded, user_key, stage.dir, cfg.name, system, paths, summary)
+        if pairs.finish(user_key):  # written as the rows came
+            paths.update(pairs.writer.close())
+            summary["preference_pairs"] = {"n": sum(pairs.kinds.values()), "by_kind": dict(pairs.kinds)}
+        else:  # rows of a problem apart, or another user key: read the pairs' rows back
+            pairs.writer.close(ok=False)
+            _write_pairs(pairs.collector, source, log.excluded, user_key, stage.dir, cfg.name, system, paths, summary)
     source.close()
     _finish_summary(summary, steps, kept, counter, cfg, stage, system, user_key, paths)
     stage.finish(summary, ledger.stop().to_dict(prices))
@@ -175,8 +181,7 @@ def _stream(steps: list, source: Source, log: Log, records: Path, sft, kept: _Ke
         kept.tap(start, batch)
         if pairs is not None:
             for i, r in enumerate(batch):
-                if missing_gold(r) is None:
-                    pairs.add(start + i, r)
+                pairs.tap(start + i, r, missing_gold(r) is None)
 
     with records.open("wb") as fh, log:
         def sink(batch: list[dict]) -> None:
@@ -185,6 +190,8 @@ def _stream(steps: list, source: Source, log: Log, records: Path, sft, kept: _Ke
                 fh.write((line if line is not None else json.dumps(r, ensure_ascii=False).encode("utf-8")) + b"\n")
                 sft.add(r)
                 kept.add(r)
+            if pairs is not None:  # the problems whose rows are over have passed every step
+                pairs.flush(sft.user_key or "question")
 
         run_steps(steps, source, log, sink, tap)
         fh.flush()
