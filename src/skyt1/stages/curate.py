@@ -40,7 +40,9 @@ indexes the steps need, stated on each step (``curation.steps``, ``curation.shap
 problem about 0.7 kB (its id, once; a byte or two per step; for kept ones a 128-permutation
 MinHash signature and its LSH band keys, 516 bytes); per kept trace about 0.22 kB (a digest
 and a 48-hash sketch); per input row 12 bytes (its file offset, its teacher tokens) and, with
-``preference``, 21 more (its length, index and verdict). ``benchmarks/bench_curate.py``
+``preference``, 21 more (its length, index and verdict), plus the response and question of
+the candidates of the last 2,048 rows (``curation.preference``: the pairs are written as the
+rows stream by, about 15 MB for Sky-T1-length traces). ``benchmarks/bench_curate.py``
 measures the peak. The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
 preparation pass over the input. With ``ray`` set, MinHash signatures and benchmark checks of
