@@ -145,7 +145,7 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     mapper = Mapper(cfg.ray)
     ids = ProblemIds()
     steps = build_steps(cfg, stage.dir, ledger, mapper, counter, ids)
-    log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl", ids)
+    log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl", ids, raw=source.raw)
     system = system_prompt_text(cfg.system_prompt) or ""
     sft = SftWriter(stage.dir, cfg.name, system, assistant_key="formatted")
     kept = _Kept()
