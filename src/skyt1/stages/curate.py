@@ -43,7 +43,10 @@ and a 48-hash sketch); per input row 12 bytes (its file offset, its teacher toke
 ``preference``, 21 more (its length, index and verdict), plus the response and question of
 the candidates of the last 2,048 rows (``curation.preference``: the pairs are written as the
 rows stream by, about 15 MB for Sky-T1-length traces). ``benchmarks/bench_curate.py``
-measures the peak. The policies
+measures the peak. The HF dataset (``hf_dataset``) is streamed from ``records.jsonl`` through
+an Arrow cache in the stage directory, then saved: no list of rows, but the saving copy reads
+the cache through a memory map, whose pages count in the RSS (about 7 MB per 1,000 kept
+Sky-T1-length rows; file pages the kernel can drop, not heap). The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
 preparation pass over the input. With ``ray`` set, MinHash signatures and benchmark checks of
 each batch's new problems run as Ray tasks over shards (``curation.shards``), with the same
@@ -60,7 +63,7 @@ from pathlib import Path
 
 from skyt1.config import CurateConfig, system_prompt_text
 from skyt1.cost import Ledger
-from skyt1.curation.card import dataset_card, provenance
+from skyt1.curation.card import dataset_card, hf_features, provenance
 from skyt1.curation.export import SftWriter, save_hf_dataset, to_messages, write_preference_exports
 from skyt1.curation.mixture import check_targets
 from skyt1.curation.run import Log, ProblemIds, Source, run_steps
@@ -227,11 +230,17 @@ def _finish_summary(summary: dict, steps: list, kept: _Kept, counter, cfg: Curat
             png = length_histograms_of(kept.tokens, teacher, kept.teacher_kept, counter.name,
                                        stage.dir / "token_lengths.png")
             summary["histograms"] = {"token_lengths": str(png)}
-    if cfg.hf_dataset or cfg.push_to_hub:  # the HF dataset is built in memory from the kept rows
+    if cfg.hf_dataset or cfg.push_to_hub:  # the HF dataset is streamed from the written records
         card = dataset_card(cfg, summary["steps"], stage.dir, summary.get("preference_pairs"), kept.sources,
                             kept.teachers, kept.rewriters)
-        hf_rows = [{**to_messages(r, system, user_key, "formatted"), **provenance(r)} for r in stage.records()]
-        paths["hf_dataset"] = save_hf_dataset(hf_rows, stage.dir / "hf_dataset", card, repo_id=cfg.push_to_hub)
+        records = stage.records_path
+
+        def hf_rows():
+            for r in read_jsonl(records):
+                yield {**to_messages(r, system, user_key, "formatted"), **provenance(r)}
+
+        paths["hf_dataset"] = save_hf_dataset(hf_rows, stage.dir / "hf_dataset", card, repo_id=cfg.push_to_hub,
+                                              features=hf_features())
         if cfg.push_to_hub:
             pushed = bool(os.environ.get("HF_TOKEN"))
             summary["push_to_hub"] = {"repo": cfg.push_to_hub, "pushed": pushed,
