@@ -34,13 +34,12 @@ Measured again 2026-12-03 with the machine otherwise idle (load 0.7-2.1), all th
     100k  curate     1387   151
     growth: memory ~ N^0.08 (score), N^0.01 (rewrite), N^0.17 (curate)
 
-Curate alone at 100k rows on 2026-12-03, the machine shared with another session's tests (load
-2.4-2.8, so the stage got well under its core; ``run_stage("curate", ...)`` on the 100k rewrite
-output): before the changes of that day (inputs hashed once, records written as the input's
-bytes, ASCII escaping, MinHash cached between dedup and decontamination, preference pairs
-written while streaming) 58.7 s, 1,199 kept rows/s, 48.1 CPU-s (1,464 kept rows per CPU-s; the
-planted count then ran inside the timing); after, 43.2 s, 1,629 kept rows/s (2,313 input
-rows/s), 32.7 CPU-s (2,153 kept rows per CPU-s), peak 169 MB. Outputs byte-identical at 10k.
+Curate alone at 100k rows, 2026-12-03, the machine otherwise idle (load 0.8-1.0), the stage
+before and after that day's changes (``--child curate`` on the 100k rewrite output, the same
+harness): before, 48.8 s, 1,444 kept rows/s, 47.6 CPU-s (37.0 user, 10.6 system), peak 150 MB;
+after, 31.8 s, 2,217 kept rows/s (3,149 input rows/s), 31.7 CPU-s (27.6 user, 4.1 system),
+peak 171 MB. Earlier the same day with another session's tests running (load 2.4-2.8), after:
+43.2 s, 1,629 kept rows/s, 32.7 CPU-s. Outputs byte-identical to before at 10k and 20k rows.
 
 curate's planted figures are a recall, ``[found, reached]`` per kind (``bench_curate.planted_recall``):
 of the planted rows that reached the step that should find them (with what they copy), those
