@@ -107,7 +107,7 @@ class _Atomic:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        self.fh = self.tmp.open("w", encoding="utf-8")
+        self.fh = self.tmp.open("w", encoding="utf-8", buffering=1 << 20)
 
     def close(self, ok: bool = True) -> None:
         self.fh.flush()

@@ -93,7 +93,7 @@ class Source:
 
     def _read(self):
         offsets, pos, out, start = array("q"), 0, [], 0
-        with self.path.open("rb") as fh:
+        with self.path.open("rb", buffering=1 << 20) as fh:
             for lineno, line in enumerate(fh, 1):
                 at, pos = pos, pos + len(line)
                 if line.isspace():  # (no copy of a long line, unlike strip)
@@ -178,7 +178,7 @@ class Log:
         self._fh = None
 
     def __enter__(self) -> Log:
-        self._fh = self.dropped_path.open("wb")
+        self._fh = self.dropped_path.open("wb", buffering=1 << 20)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -188,7 +188,7 @@ def _stream(steps: list, source: Source, log: Log, records: Path, sft, kept: _Ke
             for i, r in enumerate(batch):
                 pairs.tap(start + i, r, missing_gold(r) is None)
 
-    with records.open("wb") as fh, log:
+    with records.open("wb", buffering=1 << 20) as fh, log:
         def sink(batch: list[dict]) -> None:
             for r in batch:
                 line = source.raw(r)  # the input's bytes: neither decoded nor encoded again
