@@ -34,12 +34,26 @@ Measured again 2026-12-03 with the machine otherwise idle (load 0.7-2.1), all th
     100k  curate     1387   151
     growth: memory ~ N^0.08 (score), N^0.01 (rewrite), N^0.17 (curate)
 
-Curate alone at 100k rows, 2026-12-03, the machine otherwise idle (load 0.8-1.0), the stage
-before and after that day's changes (``--child curate`` on the 100k rewrite output, the same
-harness): before, 48.8 s, 1,444 kept rows/s, 47.6 CPU-s (37.0 user, 10.6 system), peak 150 MB;
-after, 31.8 s, 2,217 kept rows/s (3,149 input rows/s), 31.7 CPU-s (27.6 user, 4.1 system),
-peak 171 MB. Earlier the same day with another session's tests running (load 2.4-2.8), after:
-43.2 s, 1,629 kept rows/s, 32.7 CPU-s. Outputs byte-identical to before at 10k and 20k rows.
+After that day's curate changes (streamed pairs, inputs hashed once, bytes written as read,
+ASCII escaping, shared MinHash signatures, cheaper sketches, 1 MB buffers), the default command
+on the otherwise idle machine (mean load 0.7-1.9 while each stage ran; the load average lags):
+
+    rows  stage    rows/s  peak MB (process / with workers)  rows per CPU-s
+    10k   score       918    42 / 219                           521
+    10k   rewrite    2193    73 / 196                          1205
+    10k   curate     2365   124                                2268   (3,257 input rows/s)
+    100k  score      1337    64 / 257                           775
+    100k  rewrite    2485    73 / 200                          1340
+    100k  curate     2078   176                                2065   (2,951 input rows/s)
+    growth: memory ~ N^0.07 (score), N^0.01 (rewrite), N^0.15 (curate)
+    curate recall at 100k [found, reached]: duplicate problems 250/250, near duplicates 192/229,
+    MATH-500 copies 87/87, identical traces 602/602, near-copy traces 511/562
+
+Curate alone on the same 100k rewrite output, before and after those changes (``--child curate``,
+the same harness, load 0.8-1.0): before 48.8 s (1,444 kept rows/s; 37.0 user and 10.6 system
+CPU-s, peak 150 MB), after 32.1-37.2 s (1,891-2,194 kept rows/s; 26.0-26.2 user and 6.1-11.5
+system CPU-s, the system time varying with the page cache, peak 176 MB). Outputs byte-identical
+to before at 10k and 20k rows.
 
 curate's planted figures are a recall, ``[found, reached]`` per kind (``bench_curate.planted_recall``):
 of the planted rows that reached the step that should find them (with what they copy), those
