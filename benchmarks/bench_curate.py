@@ -159,15 +159,15 @@ def curate_stage_bench(rows_path: Path, out: Path, **cfg) -> dict:
 
 
 _REASON = {"duplicate_problem": ("duplicate_of", "near_duplicate_of"),
-           "near_duplicate_problem": ("near_duplicate_of",),
+           "near_duplicate_problem": ("near_duplicate_of", "duplicate_of"),  # an edit normalisation undoes
            "benchmark_copy": ("contaminated",), "duplicate_trace": ("duplicate_sample",),
            "near_copy_trace": ("near_copy_of", "duplicate_sample")}
+_FINDS = {"duplicate_problem": "dedup", "near_duplicate_problem": "dedup", "benchmark_copy": "decontaminate",
+          "duplicate_trace": "dedup_samples", "near_copy_trace": "dedup_samples"}  # the step that should find it
 
 
-def curate_planted(rows_path: Path, out: Path, **cfg) -> dict:
-    """For ``bench_scale.py``: curate ``rows_path`` (rows of ``benchmarks/synthetic.py``, which say
-    under ``planted`` what they are) in this process; the summary with ``bench``: per planted kind,
-    ``[rows dropped for it, planted rows]``."""
+def curate_run(rows_path: Path, out: Path, **cfg) -> dict:
+    """For ``bench_scale.py``: the curate stage on ``rows_path`` in this process; its summary."""
     from skyt1.config import CurateConfig
     from skyt1.records import Stage
     from skyt1.stages.curate import curate
@@ -176,18 +176,43 @@ def curate_planted(rows_path: Path, out: Path, **cfg) -> dict:
     stage = Stage(Path(out), "curate", config.model_dump(exclude={"ray"}), inputs=[Path(rows_path)])
     stage.reset()
     stage.check()
-    summary = curate(Path(rows_path), stage, config)
-    counts: dict = {}
+    return curate(Path(rows_path), stage, config)
+
+
+def planted_recall(out: Path, summary: dict) -> dict:
+    """Recall on the planted rows of ``benchmarks/synthetic.py`` after ``curate_run``: per kind,
+    ``[found, reached]``. ``reached`` counts the planted rows that got to the step that should
+    find them (``_FINDS``) with their original there too (for a problem, a row of the problem
+    it copies; for a trace, the trace it copies); ``found``, those of them where that step
+    dropped the copy, or the original when the copy came first in the file (the rewrite stage
+    writes rows as they finish), for that reason. A planted row that an earlier step dropped
+    (an incorrect or truncated sample) is not counted: no later step could find it."""
+    order = [s["step"] for s in summary["steps"]]
+    seen: dict = {}  # (problem, index), and problem -> (steps passed: all of them if kept, reason dropped)
+    planted: list = []
     for name, kept in (("records.jsonl", True), ("dropped.jsonl", False)):
         with (Path(out) / name).open(encoding="utf-8") as fh:
             for line in fh:
                 d = json.loads(line)
+                state = (len(order), "") if kept else (order.index(d["dropped_at"]), d["drop_reason"].split(":")[0])
+                seen[(d["problem_id"], d.get("index"))] = state
+                seen[d["problem_id"]] = max(seen.get(d["problem_id"], (-1, "")), state)
                 kind = (d.get("planted") or {}).get("kind")
                 if kind in _REASON:
-                    c = counts.setdefault(kind, [0, 0])
-                    c[1] += 1
-                    c[0] += (not kept) and d["drop_reason"].split(":")[0] in _REASON[kind]
-    return {**summary, "bench": counts}
+                    of = d["planted"]["of"]
+                    origin = None if kind == "benchmark_copy" else tuple(of) if isinstance(of, list) else of
+                    planted.append((kind, (d["problem_id"], d.get("index")), origin))
+    counts: dict = {}
+    for kind, key, origin in planted:
+        step = order.index(_FINDS[kind])
+        mine, theirs = seen[key], seen.get(origin, (len(order), ""))
+        if kind in ("duplicate_problem", "near_duplicate_problem"):
+            mine = seen[key[0]]
+        if mine[0] >= step and theirs[0] >= step:
+            c = counts.setdefault(kind, [0, 0])
+            c[0] += any(at == step and why in _REASON[kind] for at, why in (mine, theirs))
+            c[1] += 1
+    return counts
 
 
 def found(planted: dict, out: Path) -> dict:

@@ -34,14 +34,40 @@ Measured again 2026-12-03 with the machine otherwise idle (load 0.7-2.1), all th
     100k  curate     1387   151
     growth: memory ~ N^0.08 (score), N^0.01 (rewrite), N^0.17 (curate)
 
-curate's "planted found" counts every planted row, also those an earlier step (a wrong verdict)
-dropped before the step that would find them; ``benchmarks/bench_curate.py`` (every trace correct)
-measures recall.
+After that day's curate changes (streamed pairs, inputs hashed once, bytes written as read,
+ASCII escaping, shared MinHash signatures, cheaper sketches, 1 MB buffers), the default command
+on the otherwise idle machine (mean load 0.7-1.9 while each stage ran; the load average lags):
+
+    rows  stage    rows/s  peak MB (process / with workers)  rows per CPU-s
+    10k   score       918    42 / 219                           521
+    10k   rewrite    2193    73 / 196                          1205
+    10k   curate     2365   124                                2268   (3,257 input rows/s)
+    100k  score      1337    64 / 257                           775
+    100k  rewrite    2485    73 / 200                          1340
+    100k  curate     2078   176                                2065   (2,951 input rows/s)
+    growth: memory ~ N^0.07 (score), N^0.01 (rewrite), N^0.15 (curate)
+    curate recall at 100k [found, reached]: duplicate problems 250/250, near duplicates 192/229,
+    MATH-500 copies 87/87, identical traces 602/602, near-copy traces 511/562
+
+Curate alone on the same 100k rewrite output, before and after those changes (``--child curate``,
+the same harness, load 0.8-1.0): before 48.8 s (1,444 kept rows/s; 37.0 user and 10.6 system
+CPU-s, peak 150 MB), after 32.1-37.2 s (1,891-2,194 kept rows/s; 26.0-26.2 user and 6.1-11.5
+system CPU-s, the system time varying with the page cache, peak 176 MB). Outputs byte-identical
+to before at 10k and 20k rows.
+
+curate's planted figures are a recall, ``[found, reached]`` per kind (``bench_curate.planted_recall``):
+of the planted rows that reached the step that should find them (with what they copy), those
+that step dropped as copies; rows an earlier step dropped (incorrect or truncated samples) are
+left out, and a copy that came first in the file counts as found when its original is dropped
+for it. The check runs after the stage's process exits, outside its time, CPU and memory.
+For curate, rows/s counts kept rows (the lines of its ``records.jsonl``); input rows/s is
+printed next to it.
 
 Adding a stage: one entry in ``STAGES``, ``name: Bench(source, run)``, where ``source`` names the
 stage whose ``records.jsonl`` it reads (``"generate"``: the synthetic file) and ``run(inp, out,
 workers)`` runs the stage into the directory ``out`` and returns its summary (printed as ``extra``
-when it returns a ``"bench"`` dict, e.g. planted items found). ``score_cli`` (opt-in) is ``skyt1 score
+when it returns a ``"bench"`` dict), and the optional ``check(out, {"steps": ...})`` measures the
+outputs afterwards (curate: planted items found). ``score_cli`` (opt-in) is ``skyt1 score
 --task math``: the score stage plus the copy of its rows back into input order.
 """
 
@@ -68,6 +94,7 @@ class Bench:
     source: str  # the stage whose records.jsonl this one reads; "generate" is the synthetic file
     run: Callable[[Path, Path, int], dict]  # (input JSONL, stage directory, workers) -> summary
     default: bool = True  # run without --stages
+    check: Callable[[Path, dict], dict] | None = None  # (stage directory, summary) -> extra, after the timing
 
 
 def _score(inp: Path, out: Path, workers: int) -> dict:
@@ -100,18 +127,24 @@ def _rewrite(inp: Path, out: Path, workers: int) -> dict:
 
 
 def _curate(inp: Path, out: Path, workers: int) -> dict:
-    """The curate stage streamed from the rewrite stage's file (decontaminated against MATH-500);
-    ``bench``: per planted kind, ``[dropped for it, planted rows that reached curate]``."""
-    from bench_curate import curate_planted
+    """The curate stage streamed from the rewrite stage's file (decontaminated against MATH-500)."""
+    from bench_curate import curate_run
 
-    return curate_planted(inp, out)
+    return curate_run(inp, out)
+
+
+def _curate_check(out: Path, summary: dict) -> dict:
+    """Per planted kind, ``[found, reached]`` (``bench_curate.planted_recall``)."""
+    from bench_curate import planted_recall
+
+    return planted_recall(out, summary)
 
 
 STAGES: dict[str, Bench] = {
     "score": Bench("generate", _score),
     "score_cli": Bench("generate", _score_cli, default=False),
     "rewrite": Bench("score", _rewrite),
-    "curate": Bench("rewrite", _curate),
+    "curate": Bench("rewrite", _curate, check=_curate_check),
 }
 
 
@@ -145,6 +178,9 @@ def run_stage(name: str, inp: Path, out: Path, workers: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"stage {name} failed (exit {proc.returncode})")
     child = json.loads(report.strip().splitlines()[-1])
+    if STAGES[name].check is not None:  # here, after the stage's process: not in its time, CPU or memory
+        child["extra"] = STAGES[name].check(out, {"steps": child["steps"]})
+    child.pop("steps", None)
     # CPU of the tree as last sampled (a worker's last 0.1 s may be missed): with the machine's load
     # average it tells how far a busy machine held the stage back from what its cores allow.
     return {**child, "tree_peak_mb": round(tree_peak / 2**20, 1), "cpu_s": round(sum(cpu.values()), 1),
@@ -152,14 +188,16 @@ def run_stage(name: str, inp: Path, out: Path, workers: int) -> dict:
 
 
 def _child(name: str, inp: str, out: str, workers: str) -> None:
+    bench = STAGES[name]
     t = time.perf_counter()
-    summary = STAGES[name].run(Path(inp), Path(out), int(workers))
+    summary = bench.run(Path(inp), Path(out), int(workers))
     seconds = time.perf_counter() - t
     rows = sum(1 for _ in Path(out, "records.jsonl").open("rb"))
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1),
-                      "peak_mb": round(own.ru_maxrss / 1024, 1),  # KiB on Linux
-                      "stage_cpu_s": round(own.ru_utime + own.ru_stime, 1), "extra": summary.get("bench")}))
+                      "input_rows": summary.get("input", rows), "peak_mb": round(own.ru_maxrss / 1024, 1),  # KiB
+                      "stage_cpu_s": round(own.ru_utime + own.ru_stime, 1), "extra": summary.get("bench"),
+                      "steps": summary.get("steps")}))
 
 
 def exponent(sizes: list[int], values: list[float]) -> float | None:
@@ -197,7 +235,9 @@ def main() -> None:
             inp = generated if src == "generate" else base / src / "records.jsonl"
             r = results[name][n] = run_stage(name, inp, base / name, args.workers)
             per_cpu = r["rows"] / max(r["cpu_s"], 1e-9)
-            print(f"  {name:8s} {r['seconds']:8.1f} s {r['rows_per_s']:8.0f} rows/s  peak {r['peak_mb']:6.0f} MB, "
+            fed = f" ({r['input_rows'] / r['seconds']:.0f} input rows/s)" if r["input_rows"] != r["rows"] else ""
+            print(f"  {name:8s} {r['seconds']:8.1f} s {r['rows_per_s']:8.0f} rows/s{fed}  "
+                  f"peak {r['peak_mb']:6.0f} MB, "
                   f"with workers {r['tree_peak_mb']:6.0f} MB; {per_cpu:6.0f} rows per CPU-s "
                   f"({r['stage_cpu_s']:.0f} of {r['cpu_s']:.0f} CPU-s in the stage's process), load {r['load']}"
                   + (f"  {r['extra']}" if r.get("extra") else ""),

@@ -128,14 +128,18 @@ class Stage:
         self.manifest_path = self.dir / "manifest.json"
         self.spent_path = self.dir / "spent.json"  # what unfinished attempts spent (cost.Ledger)
         self.started = time.time()
-        self._input_hashes: dict[str, str] | None = None
+        self._input_hashes: dict[str, str] | None = None  # str(path) -> sha256, hashed once (inputs can be GBs)
+
+    def _inputs_sha256(self) -> dict[str, str]:
+        if self._input_hashes is None:
+            self._input_hashes = {str(p): file_sha256(p) for p in self.inputs if Path(p).is_file()}
+        return self._input_hashes
 
     @property
     def hash(self) -> str:
         """Hash of the config and the input files' contents: new inputs mean a new result."""
-        if self._input_hashes is None:
-            self._input_hashes = {Path(p).name: file_sha256(p) for p in self.inputs if Path(p).is_file()}
-        return config_hash({"config": self.config, "inputs": self._input_hashes})
+        named = {Path(p).name: h for p, h in self._inputs_sha256().items()}
+        return config_hash({"config": self.config, "inputs": named})
 
     @property
     def finished(self) -> bool:
@@ -210,7 +214,7 @@ class Stage:
             "seed": self.seed,
             "versions": package_versions(),
             "command": sys.argv,
-            "inputs": {str(p): file_sha256(p) for p in self.inputs if Path(p).is_file()},
+            "inputs": dict(self._inputs_sha256()),  # as hashed for config_hash, once
             "outputs": {p.name: file_sha256(p) for p in (self.records_path,) if p.exists()},
             "timings": {"seconds": round(time.time() - self.started, 3)},
             "cost": ledger or {},

@@ -127,3 +127,21 @@ def test_save_hf_dataset_with_card(tmp_path):
     write_exports(rows(), tmp_path / "exports", "sft", SYSTEM)
     with pytest.raises(ValueError, match="refusing"):
         save_hf_dataset(rows(), tmp_path / "exports", card)
+
+
+def test_save_hf_dataset_streamed_from_a_generator(tmp_path):
+    import datasets
+
+    from skyt1.curation.card import hf_features, provenance
+
+    def gen():
+        for r in rows():
+            yield {**to_messages(r, SYSTEM), **provenance(r)}
+
+    out = save_hf_dataset(gen, tmp_path / "hf", {"name": "x"}, features=hf_features())
+    ds = datasets.load_from_disk(str(out))
+    assert len(ds) == 2 and ds[1]["answer"] == "3" and ds[1]["messages"][2]["content"] == "ü"
+    assert ds[0]["difficulty"] is None and "# x" in (out / "README.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hf"]  # no cache or temporary left
+    save_hf_dataset(gen, out, {"name": "x"}, features=hf_features())  # replaces a saved dataset
+    assert len(datasets.load_from_disk(str(out))) == 2

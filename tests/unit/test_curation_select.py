@@ -2,7 +2,7 @@
 
 import pytest
 
-from skyt1.curation.select import POLICIES, preference_pairs, select
+from skyt1.curation.select import POLICIES, PairCollector, preference_pairs, select
 
 
 def v(pid, index, correct, tokens, finish="stop", reason=None):
@@ -93,3 +93,45 @@ def test_preference_pairs_need_distinct_lengths_and_a_longer_correct():
     assert preference_pairs(same) == []
     long_wrong = [v("y", 0, True, 100), v("y", 1, False, 400)]
     assert preference_pairs(long_wrong) == []
+
+
+def _pair_rows(order):
+    rows = []
+    for p in range(6):
+        for i in range(3):
+            rows.append({"problem_id": f"p{p}", "index": i, "question": f"q{p}", "response": "r" * (10 + 7 * i + p),
+                         "correct": (i + p) % 3 != 0, "finish_reason": "stop"})
+    return [rows[k] for k in order]
+
+
+@pytest.mark.parametrize("scatter", [False, True])
+def test_streamed_pairs_equal_the_collectors(tmp_path, scatter):
+    """StreamedPairs writes the collector's pairs while rows stream by; rows of a problem far
+    apart make it give up (finish False) so the caller falls back to the collector."""
+    from skyt1.curation.preference import PreferenceWriter, StreamedPairs, write_preference_exports
+    from skyt1.curation.run import ProblemIds
+
+    order = list(range(18))
+    if scatter:
+        order = order[1:] + order[:1]  # p0's first row comes last, after p0 was taken as over
+    rows = _pair_rows(order)
+    ids = ProblemIds()
+    for r in rows:
+        ids(r["problem_id"])
+    excluded = {"p2"}
+    stream = StreamedPairs(PairCollector(ids), PreferenceWriter(tmp_path / "s", "x", "sys"), excluded, window=4)
+    for start in range(0, len(rows), 5):
+        for i, r in enumerate(rows[start : start + 5]):
+            stream.tap(start + i, r, True)
+        stream.flush("question")
+    ok = stream.finish("question")
+    assert ok is (not scatter)
+    stream.writer.close(ok)
+    want = list(stream.collector.pairs(lambda pos: rows[pos], excluded))
+    assert want and all(p["problem_id"] != "p2" for p in want)
+    write_preference_exports(want, tmp_path / "c", "x", "sys")
+    if ok:
+        for name in ("x_preference.jsonl", "x_preference_sharegpt.json", "dataset_info.json"):
+            assert (tmp_path / "s" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
+    else:
+        assert not (tmp_path / "s" / "x_preference.jsonl").exists()

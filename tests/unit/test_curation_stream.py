@@ -184,3 +184,21 @@ def test_pair_collector_equals_preference_pairs():
     for pos, r in enumerate(rows):
         pc.add(pos, r)
     assert list(pc.pairs(rows.__getitem__)) == preference_pairs(rows)
+
+
+def test_dropped_rows_read_from_a_file_are_written_as_from_a_list(tmp_path):
+    """A dropped row of a file source is its input line with the drop fields appended: the same
+    bytes as encoding it in full, for rows written with ensure_ascii=False; a row whose fields
+    a step replaced is encoded in full."""
+    rows = _rows()
+    for i, r in enumerate(rows):
+        r["question"] += " é"  # not ASCII
+        if i % 3 == 0:
+            r["drop_reason"] = "an older one"  # replaced by a step that drops the row
+    whole = _curate(tmp_path, "whole", rows)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    streamed = _curate(tmp_path, "streamed", path)
+    assert streamed[1]["dropped.jsonl"] == whole[1]["dropped.jsonl"]
+    assert len(whole[1]["dropped.jsonl"].splitlines()) > 10
+    assert streamed[1]["records.jsonl"] == whole[1]["records.jsonl"]

@@ -5,6 +5,7 @@
   curate settings), teacher, rewriter, and the cost summed from the ``generate``, ``score`` and
   ``rewrite`` manifests next to the curate directory.
 - ``provenance(row)``: the per-row columns of the HF dataset besides ``messages``.
+- ``hf_features()``: the HF dataset's columns, for ``save_hf_dataset(..., features=)``.
 - ``render_card(card, n_rows, columns)`` and ``save_hf_dataset(rows, out_dir, card, repo_id)``:
   see ``curation.export``.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from skyt1.cost import sum_ledgers
 
-__all__ = ["dataset_card", "provenance", "render_card", "save_hf_dataset"]
+__all__ = ["dataset_card", "hf_features", "provenance", "render_card", "save_hf_dataset"]
 
 
 def provenance(r: dict) -> dict:
@@ -124,22 +125,49 @@ def _to_dataset(rows: list[dict]):
         return Dataset.from_dict(mapping)
 
 
-def save_hf_dataset(rows: list[dict], out_dir: Path, card: dict, repo_id: str | None = None) -> Path:
-    """Save ``rows`` as a Hugging Face dataset with a ``README.md`` card; returns ``out_dir``."""
+def hf_features():
+    """The columns of the curated HF dataset: ``messages`` (``export.to_messages``) and ``provenance``."""
+    from datasets import Features, Value
+
+    text = Value("string")
+    return Features({"messages": [{"role": text, "content": text}], "problem_id": text, "task": text, "domain": text,
+                     "answer": text, "teacher": text, "difficulty": Value("float64"), "n_tokens": Value("int64")})
+
+
+def save_hf_dataset(rows, out_dir: Path, card: dict, repo_id: str | None = None, *, features=None) -> Path:
+    """Save ``rows`` as a Hugging Face dataset with a ``README.md`` card; returns ``out_dir``.
+    ``rows``: a list (held in memory; column types inferred, mixed ones as JSON), or a function
+    returning an iterable of rows of ``features``, streamed through an Arrow cache next to
+    ``out_dir`` (removed after): memory stays one writer batch whatever the number of rows."""
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "state.json").exists():
         raise ValueError(f"{out_dir} is not empty and not a saved dataset; refusing to replace it")
-    ds = _to_dataset(rows)
-    readme = render_card(card, len(ds), list(ds.column_names))
     tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    ds.save_to_disk(str(tmp))
-    (tmp / "README.md").write_text(readme, encoding="utf-8")
-    old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    cache = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.cache")
+    for d in (tmp, cache):
+        shutil.rmtree(d, ignore_errors=True)
+    try:
+        if callable(rows):
+            from datasets import Dataset
+
+            ds = Dataset.from_generator(rows, features=features, cache_dir=str(cache))
+        else:
+            ds = _to_dataset(rows)
+        readme = render_card(card, len(ds), list(ds.column_names))
+        ds.save_to_disk(str(tmp))
+        (tmp / "README.md").write_text(readme, encoding="utf-8")
+        old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        if callable(rows):
+            from datasets import load_from_disk
+
+            ds = load_from_disk(str(out_dir))  # the saved copy, before the cache goes
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
     token = os.environ.get("HF_TOKEN")
     if repo_id and token:  # not exercised by tests: needs the network and a token
         from huggingface_hub import HfApi

@@ -50,6 +50,7 @@ _SIZING = re.compile(r"\\(?:displaystyle|textstyle|left|right|bigl|bigr|big|bigg
 _PUNCT = re.compile(r"(?<!\d)[.,]|[.,](?!\d)|[;:!?\"'`]")
 
 
+@lru_cache(maxsize=1024)  # dedup and decontamination normalise the same question in turn
 def normalize(text: str) -> str:
     """Canonical form of a problem statement for duplicate and contamination matching."""
     s = unicodedata.normalize("NFKC", text or "").lower()
@@ -126,12 +127,21 @@ def signature(text: str, num_perm: int = 128, ngram: int = 5, unit: str = "char"
     """A MinHash signature (``num_perm`` ``uint32``) of the shingles of ``normalize(text)``, in
     numpy: each shingle's 64-bit hash goes through ``num_perm`` seeded multiply-add maps and
     the top 32 bits are kept; the minimum per map is the signature (Broder 1997). Character
-    shingles up to 8 are bytes of the UTF-8 text. About 40 us for a 300-character question.
+    shingles up to 8 are bytes of the UTF-8 text. About 40 us for a 300-character question; the
+    last 1,024 are cached (the array is read-only).
     Two signatures estimate the Jaccard similarity as the share of equal positions.
     ``normalized``: ``text`` is already ``normalize``d."""
+    return _signature(text if normalized else normalize(text), num_perm, ngram, unit, seed)
+
+
+@lru_cache(maxsize=1024)  # dedup and decontamination sign the same question in turn; read-only results
+def _signature(norm: str, num_perm: int, ngram: int, unit: str, seed: int) -> np.ndarray:
     a, b = _affine(num_perm, seed)
-    h = _shingle_hashes(text if normalized else normalize(text), ngram, unit)
-    return ((h[:, None] * a[None, :] + b[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
+    m = np.multiply.outer(_shingle_hashes(norm, ngram, unit), a)
+    m += b
+    sig = (m.min(axis=0) >> np.uint64(32)).astype(np.uint32)  # the top bits of the minimum: the minimum of them
+    sig.setflags(write=False)
+    return sig
 
 
 def _numbers(text: str, normalized: bool = False) -> list[str]:

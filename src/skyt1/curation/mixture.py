@@ -31,7 +31,7 @@ import random
 
 from skyt1.curation import partition
 
-__all__ = ["BY", "check_targets", "group_of", "mix"]
+__all__ = ["BY", "check_targets", "group_of", "mix", "mix_reasons"]
 
 BY = ("domain", "source", "domain/source")
 
@@ -86,6 +86,14 @@ def mix(
     seed: int = 0,
 ) -> tuple[list[dict], list[dict], dict]:
     """``(kept, dropped, report)``; ``report[key] = {"groups", "available", "target", "kept"}``."""
+    reasons, report = mix_reasons(rows, targets, by=by, unit=unit, total=total, seed=seed)
+    return (*partition(rows, lambda pos, _: reasons.get(pos)), report)
+
+
+def mix_reasons(rows, targets: dict, *, by: str = "source", unit: str = "row", total: int | None = None,
+                seed: int = 0) -> tuple[dict[int, str], dict]:
+    """``mix`` without the copies: ``({position: drop reason}, report)``. ``rows`` need only
+    ``get`` of ``problem_id``, ``index``, ``task`` and ``domain`` (dicts, or compact stubs)."""
     if by not in BY:
         raise ValueError(f"mixture_by must be one of {', '.join(BY)}, not {by!r}")
     if unit not in ("row", "problem"):
@@ -123,9 +131,10 @@ def mix(
         report[key] = {"groups": sorted(groups[key]), "available": len(order), "target": quota[key], "kept": n}
     for key in targets:
         report.setdefault(key, {"groups": [], "available": 0, "target": targets[key], "kept": 0})
-    def reason(pos: int, r: dict) -> str | None:
+    reasons = {}
+    for pos, r in enumerate(rows):
         if pos in unlisted:
-            return f"mixture_unlisted:{group_of(r, by)}"
-        return None if (r.get("problem_id") if unit == "problem" else pos) in chosen else "mixture_over_target"
-
-    return (*partition(rows, reason), report)
+            reasons[pos] = f"mixture_unlisted:{group_of(r, by)}"
+        elif (r.get("problem_id") if unit == "problem" else pos) not in chosen:
+            reasons[pos] = "mixture_over_target"
+    return reasons, report

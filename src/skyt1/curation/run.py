@@ -93,7 +93,7 @@ class Source:
 
     def _read(self):
         offsets, pos, out, start = array("q"), 0, [], 0
-        with self.path.open("rb") as fh:
+        with self.path.open("rb", buffering=1 << 20) as fh:
             for lineno, line in enumerate(fh, 1):
                 at, pos = pos, pos + len(line)
                 if line.isspace():  # (no copy of a long line, unlike strip)
@@ -115,10 +115,11 @@ class Source:
             obj["problem_id"] = sys.intern(obj["problem_id"])
         return obj
 
-    def raw(self, row: dict) -> str | None:
-        """The input line of ``row`` when it is a row of the current batch as read (not a copy)."""
+    def raw(self, row: dict) -> bytes | None:
+        """The input line of ``row`` (UTF-8, without its line ending) when it is a row of the
+        current batch as read (not a copy)."""
         line = self._raw.get(id(row))
-        return None if line is None else line.decode("utf-8").rstrip("\r\n")
+        return None if line is None else line.rstrip(b"\r\n")
 
     def get(self, pos: int) -> dict:
         if self._rows is not None:
@@ -132,6 +133,20 @@ class Source:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def _origins(rows_in: list[dict], kept: list[dict], dropped: list[dict]) -> list[dict | None]:
+    """The input row of each dropped one, when ``kept`` holds rows of ``rows_in`` themselves
+    and both keep their order (else None for each)."""
+    if len(kept) + len(dropped) != len(rows_in):
+        return [None] * len(dropped)
+    out, j = [], 0
+    for r in rows_in:
+        if j < len(kept) and kept[j] is r:
+            j += 1
+        else:
+            out.append(r)
+    return out if j == len(kept) else [None] * len(dropped)
 
 
 def _short(text, n: int = 300) -> str:
@@ -151,8 +166,8 @@ _LISTED = {
 class Log:
     """Counts per step and the dropped rows; see the module docstring."""
 
-    def __init__(self, names: list[str], dropped_path: Path, ids: ProblemIds):
-        self.names, self.ids = names, ids
+    def __init__(self, names: list[str], dropped_path: Path, ids: ProblemIds, raw=None):
+        self.names, self.ids, self.raw = names, ids, raw
         self.counts = [{"in": 0, "kept": 0, "dropped": Counter()} for _ in names]
         self.extra: list[dict] = [{} for _ in names]
         self.depth = bytearray()  # per problem: 1 + the last step one of its rows passed
@@ -163,7 +178,7 @@ class Log:
         self._fh = None
 
     def __enter__(self) -> Log:
-        self._fh = self.dropped_path.open("w", encoding="utf-8")
+        self._fh = self.dropped_path.open("wb", buffering=1 << 20)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -180,15 +195,31 @@ class Log:
             if self.depth[i] <= k:
                 self.depth[i] = k + 1
         seen_listed = self._listed.setdefault(name, Flags(self.ids))
-        for d in dropped:
+        for d, line in zip(dropped, self._lines(rows_in, kept, dropped, name), strict=True):
             c["dropped"][d["drop_reason"].split(":")[0]] += 1
-            self._fh.write(json.dumps({**d, "dropped_at": name}, ensure_ascii=False) + "\n")
+            self._fh.write(line)
             if name in PROBLEM_LEVEL:
                 self.excluded.add(d["problem_id"])
             if name in _LISTED and d["problem_id"] not in seen_listed:
                 seen_listed.add(d["problem_id"])
                 self.removed[_LISTED[name][0]].append({"problem_id": d["problem_id"], "task": d.get("task"),
                                                        "question": _short(d.get("question")), **_LISTED[name][1](d)})
+
+    def _lines(self, rows_in: list[dict], kept: list[dict], dropped: list[dict], name: str):
+        """Each dropped row's line of ``dropped.jsonl``: ``{**d, "dropped_at": name}`` as JSON. A
+        copy of an input row as read with fields added (``partition``'s ``{**row, ...}``) is its
+        input line with the new fields appended (the same JSON when the input was written by
+        ``json.dumps(ensure_ascii=False)``, as skyt1's stages write it), else encoded in full."""
+        origins = _origins(rows_in, kept, dropped) if self.raw is not None else [None] * len(dropped)
+        for d, r in zip(dropped, origins, strict=True):
+            line = self.raw(r) if r is not None and "dropped_at" not in r else None
+            if line is not None and line.endswith(b"}") and r and len(d) > len(r):
+                added = {k: v for k, v in d.items() if k not in r}
+                if len(added) + len(r) == len(d) and all(d[k] is v for k, v in r.items()):
+                    added["dropped_at"] = name
+                    yield line[:-1] + b", " + json.dumps(added, ensure_ascii=False)[1:].encode("utf-8") + b"\n"
+                    continue
+            yield (json.dumps({**d, "dropped_at": name}, ensure_ascii=False) + "\n").encode("utf-8")
 
     def problems_kept(self) -> int:
         """Problems with a row past every step."""

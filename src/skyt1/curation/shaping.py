@@ -3,6 +3,8 @@ filter, the mixture. Same protocol as ``curation.steps``."""
 
 from __future__ import annotations
 
+import sys
+
 from skyt1.curation.steps import Step
 
 __all__ = ["DifficultyFilter", "DifficultyLabels", "Length", "Mixture", "Tokens"]
@@ -89,30 +91,43 @@ class Length(Step):
         return filter_length(rows, [r["n_tokens"] for r in rows], self.lo, self.hi)
 
 
+class _Stub:
+    """What the mixture needs of a row, in 64 bytes (its strings interned: shared across rows)."""
+
+    __slots__ = ("problem_id", "index", "task", "domain")
+
+    def __init__(self, r: dict):
+        for k in self.__slots__:
+            v = r.get(k)
+            setattr(self, k, sys.intern(v) if type(v) is str else v)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in self.__slots__ else default
+
+
 class Mixture(Step):
     """``mixture`` (``curation.mixture.mix``) over stubs of the rows reaching it (problem id,
-    index, task, domain: about 400 bytes a row during the preparation pass), then one entry
-    per dropped row."""
+    index, task, domain: about 70 bytes a row during the preparation pass, its strings
+    interned), then one entry per dropped row."""
 
     name, needs_pass = "mixture", True
 
     def __init__(self, targets: dict, by: str, unit: str, total: int | None, seed: int):
         super().__init__()
         self.args = {"targets": targets, "by": by, "unit": unit, "total": total, "seed": seed}
-        self._stubs: list[dict] = []
+        self._stubs: list[_Stub] = []
         self._drops: dict[int, str] = {}
         self.targets: dict = {}
 
     def observe(self, rows):
-        self._stubs += [{k: r.get(k) for k in ("problem_id", "index", "task", "domain")} for r in rows]
+        self._stubs += [_Stub(r) for r in rows]
 
     def settle(self):
-        from skyt1.curation.mixture import mix
+        from skyt1.curation.mixture import mix_reasons
 
         a = self.args
-        _, dropped, self.targets = mix([{**s, "_ord": i} for i, s in enumerate(self._stubs)], a["targets"],
-                                       by=a["by"], unit=a["unit"], total=a["total"], seed=a["seed"])
-        self._drops = {d["_ord"]: d["drop_reason"] for d in dropped}
+        self._drops, self.targets = mix_reasons(self._stubs, a["targets"], by=a["by"], unit=a["unit"],
+                                                total=a["total"], seed=a["seed"])
         self._stubs = []
 
     def report(self) -> dict:

@@ -40,8 +40,13 @@ indexes the steps need, stated on each step (``curation.steps``, ``curation.shap
 problem about 0.7 kB (its id, once; a byte or two per step; for kept ones a 128-permutation
 MinHash signature and its LSH band keys, 516 bytes); per kept trace about 0.22 kB (a digest
 and a 48-hash sketch); per input row 12 bytes (its file offset, its teacher tokens) and, with
-``preference``, 21 more (its length, index and verdict). ``benchmarks/bench_curate.py``
-measures the peak. The policies
+``preference``, 21 more (its length, index and verdict), plus the response and question of
+the candidates of the last 2,048 rows (``curation.preference``: the pairs are written as the
+rows stream by, about 15 MB for Sky-T1-length traces). ``benchmarks/bench_curate.py``
+measures the peak. The HF dataset (``hf_dataset``) is streamed from ``records.jsonl`` through
+an Arrow cache in the stage directory, then saved: no list of rows, but the saving copy reads
+the cache through a memory map, whose pages count in the RSS (about 7 MB per 1,000 kept
+Sky-T1-length rows; file pages the kernel can drop, not heap). The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
 preparation pass over the input. With ``ray`` set, MinHash signatures and benchmark checks of
 each batch's new problems run as Ray tasks over shards (``curation.shards``), with the same
@@ -58,7 +63,7 @@ from pathlib import Path
 
 from skyt1.config import CurateConfig, system_prompt_text
 from skyt1.cost import Ledger
-from skyt1.curation.card import dataset_card, provenance
+from skyt1.curation.card import dataset_card, hf_features, provenance
 from skyt1.curation.export import SftWriter, save_hf_dataset, to_messages, write_preference_exports
 from skyt1.curation.mixture import check_targets
 from skyt1.curation.run import Log, ProblemIds, Source, run_steps
@@ -143,15 +148,16 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     mapper = Mapper(cfg.ray)
     ids = ProblemIds()
     steps = build_steps(cfg, stage.dir, ledger, mapper, counter, ids)
-    log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl", ids)
+    log = Log([s.name for s in steps if s.logged], stage.dir / "dropped.jsonl", ids, raw=source.raw)
     system = system_prompt_text(cfg.system_prompt) or ""
     sft = SftWriter(stage.dir, cfg.name, system, assistant_key="formatted")
     kept = _Kept()
     pairs = None
     if cfg.preference:
+        from skyt1.curation.preference import PreferenceWriter, StreamedPairs
         from skyt1.curation.select import PairCollector
 
-        pairs = PairCollector(ids)
+        pairs = StreamedPairs(PairCollector(ids), PreferenceWriter(stage.dir, cfg.name, system), log.excluded)
     try:
         _stream(steps, source, log, stage.records_path, sft, kept, pairs)
     finally:
@@ -161,7 +167,12 @@ def curate(rows, stage: Stage, cfg: CurateConfig, *, prices: dict | None = None)
     summary = {"input": len(kept.teacher_in), "kept": kept.n, "problems": log.problems_kept(), "steps": log.steps(),
                "removed": log.removed, "dropped_file": str(log.dropped_path)}
     if pairs is not None:
-        _write_pairs(pairs, source, log.excluded, user_key, stage.dir, cfg.name, system, paths, summary)
+        if pairs.finish(user_key):  # written as the rows came
+            paths.update(pairs.writer.close())
+            summary["preference_pairs"] = {"n": sum(pairs.kinds.values()), "by_kind": dict(pairs.kinds)}
+        else:  # rows of a problem apart, or another user key: read the pairs' rows back
+            pairs.writer.close(ok=False)
+            _write_pairs(pairs.collector, source, log.excluded, user_key, stage.dir, cfg.name, system, paths, summary)
     source.close()
     _finish_summary(summary, steps, kept, counter, cfg, stage, system, user_key, paths)
     stage.finish(summary, ledger.stop().to_dict(prices))
@@ -175,16 +186,17 @@ def _stream(steps: list, source: Source, log: Log, records: Path, sft, kept: _Ke
         kept.tap(start, batch)
         if pairs is not None:
             for i, r in enumerate(batch):
-                if missing_gold(r) is None:
-                    pairs.add(start + i, r)
+                pairs.tap(start + i, r, missing_gold(r) is None)
 
-    with records.open("w", encoding="utf-8") as fh, log:
+    with records.open("wb", buffering=1 << 20) as fh, log:
         def sink(batch: list[dict]) -> None:
             for r in batch:
-                line = source.raw(r)
-                fh.write((line if line is not None else json.dumps(r, ensure_ascii=False)) + "\n")
+                line = source.raw(r)  # the input's bytes: neither decoded nor encoded again
+                fh.write((line if line is not None else json.dumps(r, ensure_ascii=False).encode("utf-8")) + b"\n")
                 sft.add(r)
                 kept.add(r)
+            if pairs is not None:  # the problems whose rows are over have passed every step
+                pairs.flush(sft.user_key or "question")
 
         run_steps(steps, source, log, sink, tap)
         fh.flush()
@@ -218,11 +230,17 @@ def _finish_summary(summary: dict, steps: list, kept: _Kept, counter, cfg: Curat
             png = length_histograms_of(kept.tokens, teacher, kept.teacher_kept, counter.name,
                                        stage.dir / "token_lengths.png")
             summary["histograms"] = {"token_lengths": str(png)}
-    if cfg.hf_dataset or cfg.push_to_hub:  # the HF dataset is built in memory from the kept rows
+    if cfg.hf_dataset or cfg.push_to_hub:  # the HF dataset is streamed from the written records
         card = dataset_card(cfg, summary["steps"], stage.dir, summary.get("preference_pairs"), kept.sources,
                             kept.teachers, kept.rewriters)
-        hf_rows = [{**to_messages(r, system, user_key, "formatted"), **provenance(r)} for r in stage.records()]
-        paths["hf_dataset"] = save_hf_dataset(hf_rows, stage.dir / "hf_dataset", card, repo_id=cfg.push_to_hub)
+        records = stage.records_path
+
+        def hf_rows():
+            for r in read_jsonl(records):
+                yield {**to_messages(r, system, user_key, "formatted"), **provenance(r)}
+
+        paths["hf_dataset"] = save_hf_dataset(hf_rows, stage.dir / "hf_dataset", card, repo_id=cfg.push_to_hub,
+                                              features=hf_features())
         if cfg.push_to_hub:
             pushed = bool(os.environ.get("HF_TOKEN"))
             summary["push_to_hub"] = {"repo": cfg.push_to_hub, "pushed": pushed,
