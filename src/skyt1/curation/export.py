@@ -36,7 +36,7 @@ Preference pairs (``select.preference_pairs`` rows: ``prompt``, ``chosen``, ``re
 - ``to_preference_sharegpt(pair, system)`` -> LLaMA-Factory's ShareGPT preference form
   ``{"system", "conversations": [user], "chosen": {assistant}, "rejected": {assistant}}``, read
   through a ``dataset_info.json`` entry with ``"ranking": true`` (``preference_info_entry``);
-- ``write_preference_exports(pairs, out_dir, name, system)`` writes ``<name>_preference.jsonl``,
+- ``curation.preference.write_preference_exports(pairs, out_dir, name, system)`` writes ``<name>_preference.jsonl``,
   ``<name>_preference_sharegpt.json`` and the entry ``<name>_preference`` in
   ``dataset_info.json``; returns their paths.
 """
@@ -61,7 +61,7 @@ __all__ = [
     "to_preference_sharegpt",
     "to_sharegpt",
     "write_exports",
-]  # and, from curation.preference: PreferenceWriter, write_preference_exports
+]
 
 
 def json_str(text: str) -> str:
@@ -257,13 +257,3 @@ def preference_info_entry(file_name: str) -> dict:
 
 
 from skyt1.curation.card import render_card, save_hf_dataset  # noqa: E402  (the card lives in card.py)
-
-
-def __getattr__(name: str):
-    """``PreferenceWriter`` and ``write_preference_exports`` live in ``curation.preference``
-    (imported on first use: it imports this module)."""
-    if name in ("PreferenceWriter", "write_preference_exports"):
-        from skyt1.curation import preference
-
-        return getattr(preference, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -64,7 +64,8 @@ from pathlib import Path
 from skyt1.config import CurateConfig, system_prompt_text
 from skyt1.cost import Ledger
 from skyt1.curation.card import dataset_card, hf_features, provenance
-from skyt1.curation.export import SftWriter, save_hf_dataset, to_messages, write_preference_exports
+from skyt1.curation.export import SftWriter, save_hf_dataset, to_messages
+from skyt1.curation.preference import write_preference_exports
 from skyt1.curation.mixture import check_targets
 from skyt1.curation.run import Log, ProblemIds, Source, run_steps
 from skyt1.curation.shaping import DifficultyFilter, DifficultyLabels, Length, Mixture, Tokens
