@@ -186,22 +186,27 @@ def planted_recall(out: Path, summary: dict) -> dict:
     it copies; for a trace, the trace it copies); ``found``, those of them where that step
     dropped the copy, or the original when the copy came first in the file (the rewrite stage
     writes rows as they finish), for that reason. A planted row that an earlier step dropped
-    (an incorrect or truncated sample) is not counted: no later step could find it."""
+    (an incorrect or truncated sample) is not counted: no later step could find it.
+
+    Near copies are split by their exact similarity to what they copy (``_exact``), against the
+    run's thresholds: ``near_duplicate_problem`` and ``near_copy_trace`` are the pairs at or above
+    it, which the stage promises to find; ``..._below`` the planted edits that fell under it."""
     order = [s["step"] for s in summary["steps"]]
     seen: dict = {}  # (problem, index), and problem -> (steps passed: all of them if kept, reason dropped)
     planted: list = []
-    for name, kept in (("records.jsonl", True), ("dropped.jsonl", False)):
-        with (Path(out) / name).open(encoding="utf-8") as fh:
-            for line in fh:
-                d = json.loads(line)
-                state = (len(order), "") if kept else (order.index(d["dropped_at"]), d["drop_reason"].split(":")[0])
-                seen[(d["problem_id"], d.get("index"))] = state
-                seen[d["problem_id"]] = max(seen.get(d["problem_id"], (-1, "")), state)
-                kind = (d.get("planted") or {}).get("kind")
-                if kind in _REASON:
-                    of = d["planted"]["of"]
-                    origin = None if kind == "benchmark_copy" else tuple(of) if isinstance(of, list) else of
-                    planted.append((kind, (d["problem_id"], d.get("index")), origin))
+    for d, kept in _rows(out):
+        state = (len(order), "") if kept else (order.index(d["dropped_at"]), d["drop_reason"].split(":")[0])
+        seen[(d["problem_id"], d.get("index"))] = state
+        seen[d["problem_id"]] = max(seen.get(d["problem_id"], (-1, "")), state)
+        kind = (d.get("planted") or {}).get("kind")
+        if kind in _REASON:
+            of = d["planted"]["of"]
+            origin = None if kind == "benchmark_copy" else tuple(of) if isinstance(of, list) else of
+            planted.append((kind, (d["problem_id"], d.get("index")), origin))
+    similar = _exact(out, [(k, key, origin) for k, key, origin in planted if k.startswith("near")])
+    config = json.loads((Path(out) / "manifest.json").read_text(encoding="utf-8"))["config"]
+    bound = {"near_duplicate_problem": config["near_dedup_threshold"],
+             "near_copy_trace": config["near_copy_threshold"]}
     counts: dict = {}
     for kind, key, origin in planted:
         step = order.index(_FINDS[kind])
@@ -209,10 +214,45 @@ def planted_recall(out: Path, summary: dict) -> dict:
         if kind in ("duplicate_problem", "near_duplicate_problem"):
             mine = seen[key[0]]
         if mine[0] >= step and theirs[0] >= step:
-            c = counts.setdefault(kind, [0, 0])
+            label = kind if kind not in bound or similar[key] >= bound[kind] else kind + "_below"
+            c = counts.setdefault(label, [0, 0])
             c[0] += any(at == step and why in _REASON[kind] for at, why in (mine, theirs))
             c[1] += 1
     return counts
+
+
+def _rows(out: Path):
+    for name, kept in (("records.jsonl", True), ("dropped.jsonl", False)):
+        with (Path(out) / name).open(encoding="utf-8") as fh:
+            for line in fh:
+                yield json.loads(line), kept
+
+
+def _exact(out: Path, pairs: list) -> dict:
+    """Exact Jaccard of each near copy (``(kind, key, origin)``) with its original, by key, on the
+    sets the stage estimates: character 5-gram shingles of the normalised question
+    (``dedup.shingles``) for problems, byte 8-grams of the response (``copies.sketch``) for traces."""
+    from skyt1.curation.dedup import normalize, shingles
+
+    want = {key[0] if k.startswith("near_duplicate") else key for k, key, _ in pairs}
+    want |= {origin for _, _, origin in pairs}
+    text: dict = {}
+    for d, _ in _rows(out):
+        for key, field in (((d["problem_id"], d.get("index")), "response"), (d["problem_id"], "question")):
+            if key in want and key not in text:
+                text[key] = d[field]
+
+    def grams(key) -> set:
+        if isinstance(key, str):
+            return shingles(normalize(text[key]), 5, "char")
+        data = text[key].encode("utf-8")
+        return {data[i:i + 8] for i in range(max(len(data) - 7, 1))}
+
+    out_sim = {}
+    for kind, key, origin in pairs:
+        a, b = grams(key[0] if kind.startswith("near_duplicate") else key), grams(origin)
+        out_sim[key] = len(a & b) / max(len(a | b), 1)
+    return out_sim
 
 
 def found(planted: dict, out: Path) -> dict:
