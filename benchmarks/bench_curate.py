@@ -20,6 +20,12 @@ MATH-500, defaults otherwise); rows/s is wall time, then rows per CPU-second of 
     1M (--scale 0.05) 3,974      3,997     558 MB   (short traces: the indexes at 1M rows; 300k at
                                                     this scale peaks at 217 MB, 26 MB under full length)
 
+On the final code of that day (streamed pairs, bytes written as read, 1 MB buffers), at half
+length, load about 1:
+
+    1M (--scale 0.5)  3,649       3,686     541 MB   exact 2,391/2,391, near 2,554/2,559, MATH-500
+                                                    335/335, near-copy 14,906/14,960, same trace 7,405/7,405
+
 A full-length 1M run needs about 60 GB of disk for its input and outputs (it filled this
 machine's); from the two scales, its peak would be about 585 MB. An earlier run, before the last
 memory changes, at 10k/100k on a quieter machine: 2,013 and 2,298 rows/s.
