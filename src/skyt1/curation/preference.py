@@ -24,7 +24,7 @@ import numpy as np
 
 from skyt1.curation.run import Flags
 from skyt1.curation.export import JsonListWriter, JsonlWriter, add_dataset_info, json_str, preference_info_entry
-from skyt1.curation.select import PAIR_KINDS, _index, _pair, _pid, response_length
+from skyt1.curation.select import _index, _pair, _pid, pick_pairs, response_length
 
 __all__ = ["PreferenceWriter", "StreamedPairs", "write_preference_exports"]
 
@@ -142,12 +142,5 @@ def _pairs(rows: list[tuple], user_key: str):
     """``PairCollector.pairs`` of one problem's candidates, sorted by (length, index, position)."""
     right = [(n, r) for n, _, _, r in rows if r.get("correct") is True]
     wrong = [(n, r) for n, _, _, r in rows if r.get("correct") is not True]
-    picks = []
-    if len(right) >= 2 and right[0][0] < right[-1][0]:
-        picks.append((right[0][1], right[-1][1], PAIR_KINDS[0]))
-    if wrong:
-        longer = [r for n, r in right if n > wrong[0][0]]
-        if longer:
-            picks.append((longer[0], wrong[0][1], PAIR_KINDS[1]))
-    for chosen, rejected, kind in picks:
+    for chosen, rejected, kind in pick_pairs(right, wrong):
         yield _pair(str(chosen.get(user_key, chosen.get("question"))), chosen, rejected, kind)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from skyt1.curation import partition
 
-__all__ = ["PAIR_KINDS", "POLICIES", "PairCollector", "preference_pairs", "response_length", "select"]
+__all__ = ["PAIR_KINDS", "POLICIES", "PairCollector", "pick_pairs", "preference_pairs", "response_length", "select"]
 
 POLICIES = ("all_correct", "shortest_correct", "one_per_problem")
 PAIR_KINDS = ("shortest_vs_longest_correct", "longer_correct_vs_short_incorrect")
@@ -118,6 +118,21 @@ def preference_pairs(verdicts: list[dict]) -> list[dict]:
     return pairs
 
 
+def pick_pairs(right: list[tuple], wrong: list[tuple]) -> list[tuple]:
+    """The Flash pairs of one problem from its correct and incorrect ``(length, item)`` lists,
+    each sorted by length: ``(chosen, rejected, kind)`` for the shortest against the longest
+    correct one (when they differ in length), and for the shortest correct one longer than the
+    shortest incorrect one against that incorrect one."""
+    picks = []
+    if len(right) >= 2 and right[0][0] < right[-1][0]:
+        picks.append((right[0][1], right[-1][1], PAIR_KINDS[0]))
+    if wrong:
+        longer = [p for n, p in right if n > wrong[0][0]]
+        if longer:
+            picks.append((longer[0], wrong[0][1], PAIR_KINDS[1]))
+    return picks
+
+
 class PairCollector:
     """``preference_pairs`` over a stream of rows that are read back by position.
 
@@ -172,14 +187,7 @@ class PairCollector:
                 continue
             right = [(n, p) for n, p, c in zip(lengths, positions, ok) if c]
             wrong = [(n, p) for n, p, c in zip(lengths, positions, ok) if not c]
-            picks = []
-            if len(right) >= 2 and right[0][0] < right[-1][0]:
-                picks.append((right[0][1], right[-1][1], PAIR_KINDS[0]))
-            if wrong:
-                longer = [p for n, p in right if n > wrong[0][0]]
-                if longer:
-                    picks.append((longer[0], wrong[0][1], PAIR_KINDS[1]))
-            for chosen, rejected, kind in picks:
+            for chosen, rejected, kind in pick_pairs(right, wrong):
                 row = get(chosen)
                 prompt = prompt_of(row) if prompt_of is not None else row.get("question", "")
                 yield _pair(str(prompt), row, get(rejected), kind)
