@@ -1,7 +1,6 @@
 """Preference pairs written as the rows stream by, and the writer of their exports.
 
-- ``PreferenceWriter(out_dir, name, system)``: ``write_preference_exports`` one pair at a time
-  (``curation.export`` re-exports both).
+- ``PreferenceWriter(out_dir, name, system)``: ``write_preference_exports`` one pair at a time.
 - ``StreamedPairs(collector, writer, excluded)``: the pairs of ``select.PairCollector`` written
   while the curate stage reads its input, without reading rows back, when each problem's rows
   come near each other (within ``WINDOW`` rows; the rewrite stage writes rows as they finish,
