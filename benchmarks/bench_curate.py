@@ -7,7 +7,7 @@ duplicate problems (case and spacing), 10 near duplicates (one word changed, sam
 MinHash estimate >= 0.8), 10 MATH-500 problems behind an opening sentence (each once, until the
 ones of 20+ words run out), 20 near-copy traces (five words changed) and 10 identical traces.
 
-Usage: python benchmarks/bench_curate.py [--rows 10000,100000] [--ray] [--scale 1.0]
+Usage: python benchmarks/bench_curate.py [--rows 10000,100000] [--ray] [--scale 1.0] [--hf-dataset]
 
 Measured 2026-12-03 on the shared 2-core machine (load average 2-5; decontamination against
 MATH-500, defaults otherwise); rows/s is wall time, then rows per CPU-second of the stage:
@@ -286,8 +286,11 @@ def main() -> None:
     ap.add_argument("--rows", default="10000,100000")
     ap.add_argument("--ray", action="store_true", help="MinHash and decontamination as Ray tasks (local cluster)")
     ap.add_argument("--scale", type=float, default=1.0, help="trace length factor (default 1: 2k-22k characters)")
+    ap.add_argument("--hf-dataset", action="store_true", help="also save the Hugging Face dataset (hf_dataset: true)")
     args = ap.parse_args()
     cfg = {"ray": {"num_cpus": 2, "shard_size": 256}} if args.ray else {}
+    if args.hf_dataset:
+        cfg["hf_dataset"] = True
     with tempfile.TemporaryDirectory() as tmp:
         for n in [int(x) for x in args.rows.split(",")]:
             path = Path(tmp) / f"rows_{n}.jsonl"

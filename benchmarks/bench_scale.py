@@ -11,7 +11,11 @@ the growth exponents ``b`` of ``time ~ N^b`` and ``memory ~ N^b`` (least squares
 linear, 0 is flat). Results also go to ``WORKDIR/results.json``.
 
     python benchmarks/bench_scale.py [--sizes 10000,100000] [--million] [--stages score,rewrite]
-                                     [--workers 2] [--workdir /tmp/skyt1-scale]
+                                     [--workers 2] [--workdir /tmp/skyt1-scale] [--prune]
+
+Disk: the files of one size take about 8 KB per row (at 1M: input 9.8 GB, score 10 GB, rewrite
+17 GB, curate 43 GB with its four exports). ``--prune`` deletes a stage's input once no later
+stage reads it, so 1M peaks at about 60 GB (rewrite's output next to curate's).
 
 Measured 2026-12-03 on the 2-core development machine, shared with other jobs (load average 3-5,
 so each process got well under a core), default command:
@@ -77,6 +81,7 @@ import argparse
 import json
 import math
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -218,11 +223,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default="/tmp/skyt1-scale")
+    ap.add_argument("--prune", action="store_true", help="delete each input once no later stage reads it")
     args = ap.parse_args()
     from synthetic import write_synthetic
 
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
     stages = args.stages.split(",")
+    last_reader = {STAGES[name].source: i for i, name in enumerate(stages)}
     results: dict[str, dict[int, dict]] = {name: {} for name in stages}
     for n in sizes:
         base = Path(args.workdir) / str(n)
@@ -242,6 +249,11 @@ def main() -> None:
                   f"({r['stage_cpu_s']:.0f} of {r['cpu_s']:.0f} CPU-s in the stage's process), load {r['load']}"
                   + (f"  {r['extra']}" if r.get("extra") else ""),
                   flush=True)
+            if args.prune and last_reader.get(src) == stages.index(name):
+                if src == "generate":
+                    inp.unlink()
+                else:
+                    shutil.rmtree(inp.parent)
     for name in stages:
         ns = sorted(results[name])
         print(f"{name}: time ~ N^{exponent(ns, [results[name][n]['seconds'] for n in ns])}, "

@@ -145,3 +145,28 @@ def test_save_hf_dataset_streamed_from_a_generator(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf"]  # no cache or temporary left
     save_hf_dataset(gen, out, {"name": "x"}, features=hf_features())  # replaces a saved dataset
     assert len(datasets.load_from_disk(str(out))) == 2
+
+
+def test_save_hf_dataset_streamed_keeps_order_across_shards_and_saves_empty(tmp_path, monkeypatch):
+    """The streamed save moves the generator's Arrow shards into place: several shards load back as
+    one dataset in row order, with its features; no rows give an empty dataset, not an error."""
+    import datasets
+
+    from skyt1.curation.card import hf_features
+
+    def gen(n):
+        def rows():
+            for i in range(n):
+                yield {"messages": [{"role": "user", "content": f"q{i} " * 50}], "problem_id": str(i), "task": "t",
+                       "domain": "math", "answer": str(i), "teacher": "m", "difficulty": None, "n_tokens": i}
+        return rows
+
+    monkeypatch.setattr(datasets.config, "MAX_SHARD_SIZE", 20_000)  # bytes: about 60 rows a shard,
+    monkeypatch.setattr(datasets.config, "DEFAULT_MAX_BATCH_SIZE", 10)  # checked every 10 rows
+    out = save_hf_dataset(gen(300), tmp_path / "hf", {"name": "x"}, features=hf_features())
+    assert len(list(out.glob("data-*.arrow"))) > 1
+    ds = datasets.load_from_disk(str(out))
+    assert [r["problem_id"] for r in ds] == [str(i) for i in range(300)] and ds.features == hf_features()
+    empty = save_hf_dataset(gen(0), tmp_path / "empty", {"name": "x"}, features=hf_features())
+    assert len(datasets.load_from_disk(str(empty))) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "hf"]
