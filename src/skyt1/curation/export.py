@@ -17,7 +17,8 @@ Contracts (docs/architecture.md, "records"):
   record a line, never indented, never all in memory), and returns
   ``{"sharegpt": path, "dataset_info": path, "messages": path}``.
 - ``save_hf_dataset(rows, out_dir, card, repo_id=None)`` (``curation.card``, re-exported) saves
-  ``datasets.Dataset`` rows with ``save_to_disk`` plus a ``README.md`` dataset card rendered
+  rows as a dataset ``datasets.load_from_disk`` reads (a list, or a generator function streamed
+  into Arrow shards that are moved into place) plus a ``README.md`` dataset card rendered
   from ``card`` (sources, counts, filters, teacher, rewriter, cost, and any other key),
   replacing ``out_dir`` as a whole; it
   refuses a non-empty ``out_dir`` that is not a saved dataset (such as the exports folder,

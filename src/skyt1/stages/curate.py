@@ -43,10 +43,9 @@ and a 48-hash sketch); per input row 12 bytes (its file offset, its teacher toke
 ``preference``, 21 more (its length, index and verdict), plus the response and question of
 the candidates of the last 2,048 rows (``curation.preference``: the pairs are written as the
 rows stream by, about 15 MB for Sky-T1-length traces). ``benchmarks/bench_curate.py``
-measures the peak. The HF dataset (``hf_dataset``) is streamed from ``records.jsonl`` through
-an Arrow cache in the stage directory, then saved: no list of rows, but the saving copy reads
-the cache through a memory map, whose pages count in the RSS (about 7 MB per 1,000 kept
-Sky-T1-length rows; file pages the kernel can drop, not heap). The policies
+measures the peak. The HF dataset (``hf_dataset``) is streamed from ``records.jsonl`` into
+Arrow shards next to the stage directory, which are then moved into place (``curation.card``):
+one writer batch in memory, and nothing read back. The policies
 ``shortest_correct`` and ``one_per_problem``, difficulty labels and the mixture each add a
 preparation pass over the input. With ``ray`` set, MinHash signatures and benchmark checks of
 each batch's new problems run as Ray tasks over shards (``curation.shards``), with the same
