@@ -6,6 +6,9 @@ puzzle. Sky-T1-32B-Preview took its science and puzzle part, about 1k (SkyThough
 ``RUC-AIBOX/long_form_thought_data_5k`` (split ``train``; the STILL-2 *model* is
 ``RUC-AIBOX/STILL-2``), also ``data/public_long_form_thought_data_5k.jsonl`` in
 RUCAIBox/Slow_Thinking_with_LLMs; released "for research purposes". Hub only: never bundled.
+Public loaders read the same id, split and columns: Bespoke-Stratos' ``combine_data.py``
+(``load_dataset("RUC-AIBOX/long_form_thought_data_5k")["train"]``, filtered on ``domain`` in
+puzzle, physics, biology, chemistry, ``combined_text`` as the assistant turn) and oumi's registry.
 
 Schema (that repository's ``data/README.md``), one object a row: ``question``,
 ``combined_text`` (``<|begin_of_thought|> ... <|end_of_thought|>`` then
