@@ -166,7 +166,8 @@ def curate_stage_bench(rows_path: Path, out: Path, **cfg) -> dict:
 
 _REASON = {"duplicate_problem": ("duplicate_of", "near_duplicate_of"),
            "near_duplicate_problem": ("near_duplicate_of", "duplicate_of"),  # an edit normalisation undoes
-           "benchmark_copy": ("contaminated",), "duplicate_trace": ("duplicate_sample",),
+           "benchmark_copy": ("contaminated",),
+           "duplicate_trace": ("duplicate_sample", "near_copy_of"),  # near copy of a third trace its original copies
            "near_copy_trace": ("near_copy_of", "duplicate_sample")}
 _FINDS = {"duplicate_problem": "dedup", "near_duplicate_problem": "dedup", "benchmark_copy": "decontaminate",
           "duplicate_trace": "dedup_samples", "near_copy_trace": "dedup_samples"}  # the step that should find it

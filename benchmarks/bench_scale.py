@@ -17,43 +17,33 @@ Disk: the files of one size take about 8 KB per row (at 1M: input 9.8 GB, score 
 17 GB, curate 43 GB with its four exports). ``--prune`` deletes a stage's input once no later
 stage reads it, so 1M peaks at about 60 GB (rewrite's output next to curate's).
 
-Measured 2026-12-03 on the 2-core development machine, shared with other jobs (load average 3-5,
-so each process got well under a core), default command:
+Measured 2026-12-03 with ``--million --prune`` (32 minutes), the machine otherwise idle (mean
+load 0.8-2.7 while each stage ran; the load average lags):
 
     rows  stage    rows/s  peak MB (process / with workers)  rows per CPU-s
-    10k   score       550    42 / 220                           546
-    10k   rewrite    1304    58 / 151                          1299
-    100k  score       569    62 / 261                           736
-    100k  rewrite    1059    58 / 154                          1292
-    growth: score time ~ N^0.99, memory ~ N^0.07; rewrite time ~ N^1.09, memory ~ N^0.01
+    10k   score      1031    42 / 220                           585
+    10k   rewrite    2048    72 / 196                          1235
+    10k   curate     2436   124                                2503   (3,356 input rows/s)
+    100k  score      1361    63 / 257                           814
+    100k  rewrite    2518    74 / 201                          1391
+    100k  curate     2083   176                                2089   (2,958 input rows/s)
+    1M    score      1490   288 / 507                           900
+    1M    rewrite    2356    93 / 206                          1315
+    1M    curate     1654   549                                1626   (2,487 input rows/s)
+    growth: memory ~ N^0.18 (score), N^0.01 (rewrite), N^0.32 (curate)
+    curate recall at 1M [found, reached]: duplicate problems 2,375/2,375, near duplicates
+    1,800/1,811, MATH-500 copies 340/340, identical traces 5,629/5,629, near-copy traces 5,170/5,666
+    (24 identical traces were removed as near copies of a third trace: counted found since, 5,605
+    as the run printed them)
 
-Measured again 2026-12-03 with the machine otherwise idle (load 0.7-2.1), all three stages:
+What grows: score's per-problem tally (``metrics.Tally``: counts and distinct extracted answers,
+about 180 bytes a row at 4 samples a problem; 288 MB at 1M) and curate's dedup and
+decontamination indexes (``stages.curate``); rewrite holds nothing per row. The same code at
+100k rows on another run: score 1,303, rewrite 2,374, curate 2,606 input rows/s.
 
-    rows  stage    rows/s  peak MB (process / with workers)
-    10k   score       975    42 / 219
-    10k   rewrite    2254    72 / 196
-    10k   curate     1650    99
-    100k  score      1431    63 / 261
-    100k  rewrite    2425    74 / 201
-    100k  curate     1387   151
-    growth: memory ~ N^0.08 (score), N^0.01 (rewrite), N^0.17 (curate)
-
-After that day's curate changes (streamed pairs, inputs hashed once, bytes written as read,
-ASCII escaping, shared MinHash signatures, cheaper sketches, 1 MB buffers), the default command
-on the otherwise idle machine (mean load 0.7-1.9 while each stage ran; the load average lags):
-
-    rows  stage    rows/s  peak MB (process / with workers)  rows per CPU-s
-    10k   score       918    42 / 219                           521
-    10k   rewrite    2193    73 / 196                          1205
-    10k   curate     2365   124                                2268   (3,257 input rows/s)
-    100k  score      1337    64 / 257                           775
-    100k  rewrite    2485    73 / 200                          1340
-    100k  curate     2078   176                                2065   (2,951 input rows/s)
-    growth: memory ~ N^0.07 (score), N^0.01 (rewrite), N^0.15 (curate)
-    curate recall at 100k [found, reached]: duplicate problems 250/250, near duplicates 192/229,
-    MATH-500 copies 87/87, identical traces 602/602, near-copy traces 511/562
-
-Curate alone on the same 100k rewrite output, before and after those changes (``--child curate``,
+Curate alone on the same 100k rewrite output, before and after that day's curate changes
+(streamed pairs, inputs hashed once, bytes written as read, ASCII escaping, shared MinHash
+signatures, cheaper sketches, 1 MB buffers; ``--child curate``,
 the same harness, load 0.8-1.0): before 48.8 s (1,444 kept rows/s; 37.0 user and 10.6 system
 CPU-s, peak 150 MB), after 32.1-37.2 s (1,891-2,194 kept rows/s; 26.0-26.2 user and 6.1-11.5
 system CPU-s, the system time varying with the page cache, peak 176 MB). Outputs byte-identical
@@ -217,7 +207,7 @@ def exponent(sizes: list[int], values: list[float]) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000")
-    ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (9.6 GB of input, 1 h on 2 cores)")
+    ap.add_argument("--million", action="store_true", help="add 1,000,000 rows (9.6 GB of input, 25 min)")
     ap.add_argument("--stages", default=",".join(name for name, b in STAGES.items() if b.default),
                     help=f"comma-separated, of {', '.join(STAGES)}")
     ap.add_argument("--workers", type=int, default=2)
