@@ -26,6 +26,11 @@ length, load about 1:
     1M (--scale 0.5)  3,649       3,686     541 MB   exact 2,391/2,391, near 2,554/2,559, MATH-500
                                                     335/335, near-copy 14,906/14,960, same trace 7,405/7,405
 
+The same with ``--hf-dataset`` (the Hugging Face dataset of the 832,485 kept rows saved too),
+after its Arrow shards were moved into place rather than copied by ``save_to_disk``: 3,251 rows/s,
+peak 549 MB. Before, saving alone (the rows of ``records.jsonl``, no curation) peaked at 1,123 MB
+for 100k rows and 2,967 MB for 300k; after, 223 and 247 MB.
+
 A full-length 1M run needs about 60 GB of disk for its input and outputs (it filled this
 machine's); from the two scales, its peak would be about 585 MB. An earlier run, before the last
 memory changes, at 10k/100k on a quieter machine: 2,013 and 2,298 rows/s.
