@@ -1,7 +1,7 @@
 """Training across processes through the path users run: `skyt1 train` starts `accelerate launch`
 itself when the recipe plans more than one process. On this CPU machine the two ranks join over
 gloo, through the shipped `ddp` config (DDP) and the shipped `fsdp2` config (FSDP2 full sharding,
-`skyt1.stages.fsdp_cpu`): the same launch path and configs as on GPUs."""
+`skyt1.stages.fsdp_cpu`): the same launch path and configs as on GPUs, for SFT and for SimPO."""
 
 from __future__ import annotations
 
@@ -129,3 +129,41 @@ def test_a_failing_rank_reports_its_error(tmp_path, tiny_model):
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 1 and "rank0 failed" in stderr, stderr[-3000:]
     assert "the last message must be the assistant's" in stderr, stderr[-3000:]
+
+
+def _pairs(path: Path) -> Path:
+    """Preference pairs as curation exports them: two kinds for each of 8 problems."""
+    from skyt1.curation.select import preference_pairs
+
+    verdicts = [{"problem_id": f"p{p}", "index": i, "question": f"What is {p} + {p}?", "response": resp,
+                 "correct": ok, "finish_reason": "stop", "usage": {"completion_tokens": len(resp.split())}}
+                for p in range(8)
+                for i, (resp, ok) in enumerate([(f"{2 * p}", True), (f"Let me check. {p} + {p} = {2 * p}.", True),
+                                                ("7", False)])]
+    path.write_text("".join(json.dumps(r) + "\n" for r in preference_pairs(verdicts)), encoding="utf-8")
+    return path
+
+
+def test_simpo_across_two_fsdp2_processes_matches_one(tmp_path, tiny_model):
+    """The Sky-T1-32B-Flash recipe's SimPO stage, 2 steps at global batch 4: 1 process x 4 against 2
+    FSDP2 processes x 2, each holding half the parameters."""
+    pairs = _pairs(tmp_path / "pairs.jsonl")
+
+    def simpo(out: str, *sets: str) -> dict:
+        args = [sys.executable, "-m", "skyt1.cli", "train", "--recipe", "sky-t1-32b-flash", "--data", str(pairs),
+                "--out", str(tmp_path / out), "--set", f"run_dir={tmp_path / 'run'}", "--set", "threads=1"]
+        for s in (f"preference.base={{backend: transformers, model: {tiny_model}}}", "preference.bf16=false",
+                  "preference.global_batch_size=null", "preference.gradient_accumulation_steps=1",
+                  "preference.gradient_checkpointing=false", "preference.max_seq_length=128",
+                  "preference.max_steps=2", "preference.save_steps=100", *sets):
+            args += ["--set", s]
+        return _summary(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+
+    one = simpo("one", "preference.per_device_batch_size=4", "preference.processes=1")
+    two = simpo("two", "preference.per_device_batch_size=2", "preference.processes=2",
+                "preference.accelerate_config=fsdp2")
+    assert one["loss"] == two["loss"] == "simpo" and one["global_batch_size"] == two["global_batch_size"] == 4
+    assert [(r["distributed_type"], r["param_share"]) for r in two["ranks"]] == [("FSDP", 0.5)] * 2, two["ranks"]
+    assert max(abs(a - b) for a, b in zip(one["loss_curve"], two["loss_curve"], strict=True)) < 0.01, (
+        one["loss_curve"], two["loss_curve"])
+    assert (tmp_path / "two" / "model" / "model.safetensors").exists()
