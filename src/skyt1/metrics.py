@@ -27,8 +27,8 @@ import statistics
 from array import array
 from collections.abc import Callable, Iterable
 
-__all__ = ["Z95", "mcnemar_exact", "mean_interval", "paired_comparison", "pass_at_k", "summarize", "Tally",
-           "wilson_interval"]
+__all__ = ["Z95", "mcnemar_exact", "mean_interval", "paired_comparison", "pass_at_k", "Scores", "summarize",
+           "Tally", "wilson_interval"]
 
 BREAKDOWN_KEYS = ("level", "difficulty", "subject")
 Z95 = 1.96  # the two-sided 95% normal quantile, as in the papers whose intervals we sit beside
@@ -130,7 +130,8 @@ class Tally:
     """What ``summarize`` needs of verdict rows, gathered one row at a time (``add``), so a stage can
     summarise a file it streams. Memory: per problem two counters, its distinct extracted answers, one
     small int per answered sample and its breakdown values (never the texts), and 8 to 16 bytes a row
-    for the token statistics: about 150 bytes a row in all with 4 samples a problem (measured)."""
+    for the token statistics: about 180 bytes a row in all with 4 samples a problem (measured on
+    ``bench_scale``'s verdicts). Tallies of parts of the problems merge with ``Scores``."""
 
     def __init__(self, verdicts: Iterable[dict] = ()) -> None:
         self.problems: dict[str, _Problem] = {}
@@ -171,30 +172,64 @@ class Tally:
     def summary(self, ks: tuple[int, ...] = (1,), equivalent: Callable[[str, str], bool] | None = None,
                 vote_classes: dict[str, dict[str, int]] | None = None) -> dict:
         """``summarize``'s result for the rows added so far."""
-        problems = self.problems
-        means = [p.right / p.n for p in problems.values()]
-        accuracy, stderr, ci95 = mean_interval(means)
-        fewest = min((p.n for p in problems.values()), default=0)
-        out: dict = {"n_problems": len(problems), "n_samples": self.samples,
-                     "samples_per_problem": {"min": fewest, "max": max((p.n for p in problems.values()), default=0)},
-                     "accuracy": accuracy, "stderr": stderr, "ci95": ci95}
-        for k in ks:
-            if 1 <= k <= fewest:
-                out[f"pass@{k}"] = statistics.fmean(pass_at_k(p.n, p.right, k) for p in problems.values())
+        return Scores(ks).add(self, equivalent, vote_classes).summary()
+
+
+class Scores:
+    """The per-problem scores of tallies over disjoint sets of problems, merged (``add``) into the
+    summary ``Tally.summary`` gives for all of them at once, so a caller can tally problems part by
+    part and drop each part once added (``stages.score``). Every mean is order-free (``fmean`` and
+    ``stdev`` sum exactly), so the parts give the numbers one tally would. Memory: 8 bytes a problem
+    per score (its accuracy, each pass@k, each breakdown value) plus the tallies' token series."""
+
+    def __init__(self, ks: Iterable[int] = (1,)) -> None:
+        self.ks = tuple(ks)
+        self.means = array("d")
+        self.passes = {k: array("d") for k in self.ks if k >= 1}
+        self.fewest, self.most, self.majority = 0, 0, 0
+        self.by: dict[str, dict[str, array]] = {key: {} for key in BREAKDOWN_KEYS}
+        self.tokens = {"all": array("d"), "correct": array("d"), "incorrect": array("d")}
+        self.samples = self.truncated = 0
+
+    def add(self, tally: Tally, equivalent: Callable[[str, str], bool] | None = None,
+            vote_classes: dict[str, dict[str, int]] | None = None) -> Scores:
+        """Score ``tally``'s problems (none of them added before); maj@n as in ``summarize``."""
         classes = vote_classes or {}
-        out["maj@n"] = statistics.fmean(
-            _vote(p.answers, p.votes, equivalent, None if vote_classes is None else classes.get(pid, {}))
-            for pid, p in problems.items()
-        ) if means else None
+        for pid, p in tally.problems.items():
+            mean = p.right / p.n
+            self.fewest = p.n if not self.means else min(self.fewest, p.n)
+            self.most = max(self.most, p.n)
+            self.means.append(mean)
+            for k, values in self.passes.items():
+                if k <= p.n:
+                    values.append(pass_at_k(p.n, p.right, k))
+            self.majority += _vote(p.answers, p.votes, equivalent,
+                                   None if vote_classes is None else classes.get(pid, {}))
+            for key in BREAKDOWN_KEYS:
+                if (value := p.breakdown(key)) is not None:
+                    self.by[key].setdefault(str(value), array("d")).append(mean)
+        for name, values in tally.tokens.items():
+            self.tokens[name].extend(values)
+        self.samples += tally.samples
+        self.truncated += tally.truncated
+        return self
+
+    def summary(self) -> dict:
+        """``summarize``'s result for the problems added so far."""
+        means = self.means
+        accuracy, stderr, ci95 = mean_interval(means)
+        out: dict = {"n_problems": len(means), "n_samples": self.samples,
+                     "samples_per_problem": {"min": self.fewest, "max": self.most},
+                     "accuracy": accuracy, "stderr": stderr, "ci95": ci95}
+        for k in self.ks:
+            if 1 <= k <= self.fewest:
+                out[f"pass@{k}"] = statistics.fmean(self.passes[k])
+        out["maj@n"] = self.majority / len(means) if means else None
         out["completion_tokens"] = {name: _token_stats(values) for name, values in self.tokens.items()}
         out["truncated"] = {"n": self.truncated, "fraction": self.truncated / self.samples if self.samples else None}
         out["by"] = {}
         for key in BREAKDOWN_KEYS:
-            groups: dict[str, list[float]] = {}
-            for mean, p in zip(means, problems.values()):
-                if (value := p.breakdown(key)) is not None:
-                    groups.setdefault(str(value), []).append(mean)
-            if groups:
+            if groups := self.by[key]:
                 out["by"][key] = {
                     value: {"accuracy": statistics.fmean(ms), "n": len(ms)}
                     for value, ms in sorted(groups.items(), key=lambda kv: _natural(kv[0]))

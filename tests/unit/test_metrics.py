@@ -196,3 +196,23 @@ def test_empty_input():
     s = summarize([])
     assert s["n_problems"] == 0 and s["accuracy"] is None and s["maj@n"] is None
     assert s["truncated"] == {"n": 0, "fraction": None}
+
+
+def test_tallies_of_disjoint_parts_merge_into_the_one_summary():
+    """``Scores`` merges tallies of disjoint problem sets into what one tally of every row gives,
+    to the last bit (exact sums), whatever the order: what the score stage relies on to tally part
+    by part."""
+    import random
+
+    from skyt1.metrics import Scores, Tally
+
+    rng = random.Random(0)
+    rows = [_v(f"p{p}", rng.random() < 0.6, extracted=str(rng.choice([p, p + 1, 0.5])),
+               meta={"level": p % 5, "subject": "ABC"[p % 3]}, tokens=rng.randint(1, 900))
+            for p in range(300) for _ in range(rng.randint(2, 6))]
+    whole = summarize(rows, ks=(1, 2, 3))
+    parts = [Tally(r for r in rows if int(r["problem_id"][1:]) % 7 == i) for i in (3, 0, 6, 1, 5, 2, 4)]
+    scores = Scores((1, 2, 3))
+    for tally in parts:
+        scores.add(tally)
+    assert scores.summary() == whole and whole["pass@2"] > whole["pass@1"] and "pass@3" not in whole

@@ -12,20 +12,24 @@ Verification runs in worker processes with a hard time limit per answer, kept fo
 (``Scorer``); with ``ray`` set (``config.RayScoring``), shards of rows run as Ray tasks across a
 cluster, each with its own worker processes. Rows stream through in batches. Memory bound: one
 batch of rows (``batch``, 512: about 5 MB of Sky-T1-length traces), the keys already written when a
-stage resumes (one tuple a row), and the summary's per-problem tally (``metrics.Tally``: counters and
-distinct extracted answers, never the texts; about 150 bytes a row); ``benchmarks/bench_scale.py``
-measures it (66 MB for the stage's process at 100k rows).
+stage resumes (one tuple a row), and for the summary, 8 bytes a problem per score and 16 a row for
+the token statistics: what each record adds to the per-problem tally (its id, verdict, extracted
+answer, tokens, breakdown values) goes to a temporary file of its problem's part (``_Summary``), and
+the parts are tallied one at a time. ``benchmarks/bench_scale.py`` measures it.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from skyt1.cost import Ledger
+from skyt1.metrics import BREAKDOWN_KEYS
 from skyt1.progress import progress
 from skyt1.records import RecordError, Stage, batched, read_jsonl
 from skyt1.stages.scorer import Scorer, kind_of, row_key, verdicts
@@ -130,33 +134,60 @@ def summarize_verdicts(records: Iterable[dict], ks: Iterable[int] = (1,), *, kin
 
 
 class _Summary:
-    """``summarize_verdicts``, one record at a time (``metrics.Tally``, the judges, the kinds)."""
+    """``summarize_verdicts``, one record at a time (the judges, the kinds, and ``metrics.Tally``).
+    What the tally reads of each record goes to one of ``PARTS`` temporary files, chosen by its
+    problem; ``result`` tallies one file at a time and merges them (``metrics.Scores``), so memory
+    holds one part's problems, not every problem's (about 180 bytes a row in one tally)."""
+
+    PARTS = 64
 
     def __init__(self, kind: str | None) -> None:
-        from skyt1.metrics import Tally
-
-        self.kind, self.tally, self.judges, self.kinds = kind, Tally(), Counter(), set()
+        self.kind, self.judges, self.kinds = kind, Counter(), set()
+        self._dir = tempfile.TemporaryDirectory(prefix="skyt1-tally-")
+        self._parts: dict[int, IO[str]] = {}
 
     def add(self, r: dict) -> None:
-        self.tally.add(r, _problem_id(r))
+        pid = _problem_id(r)
+        slim = {"problem_id": pid, "correct": r.get("correct"), "extracted": r.get("extracted"),
+                "finish_reason": r.get("finish_reason"), "usage": {"completion_tokens": _tokens(r)}}
+        if isinstance(meta := r.get("meta"), dict):
+            slim["meta"] = {k: meta[k] for k in BREAKDOWN_KEYS if k in meta}
+        part = zlib.crc32(str(pid).encode("utf-8")) % self.PARTS
+        if (fh := self._parts.get(part)) is None:
+            fh = self._parts[part] = open(Path(self._dir.name, f"{part}.jsonl"), "w", encoding="utf-8")  # noqa: SIM115
+        fh.write(json.dumps(slim, ensure_ascii=False) + "\n")
         if "judge" in r:
             self.judges[r["judge"]] += 1
         if self.kind is None:
             self.kinds.add(r.get("verifier"))
 
     def result(self, ks: Iterable[int], *, workers: int, timeout: float, pool: Callable | None) -> dict:
+        from skyt1.metrics import Scores, Tally
         from skyt1.verifiers.vote import classes_of
 
         kind = self.kind
         if kind is None:
             kind = next(iter(self.kinds)) if len(self.kinds) == 1 and None not in self.kinds else "math"
-        # Only the problems whose vote depends on how answers group: the same maj@n, far fewer comparisons.
-        classes = classes_of(self.tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout,
-                             pool=pool(kind) if pool is not None else None)
-        summary = self.tally.summary(tuple(ks), vote_classes=classes)
+        scores = Scores(ks)
+        try:
+            for part in sorted(self._parts):
+                self._parts[part].close()
+                with open(self._parts[part].name, encoding="utf-8") as fh:
+                    tally = Tally(json.loads(line) for line in fh)
+                # Only the problems whose vote depends on how answers group: the same maj@n, far fewer comparisons.
+                classes = classes_of(tally.distinct_answers(decided=False), kind, workers=workers, timeout=timeout,
+                                     pool=pool(kind) if pool is not None else None)
+                scores.add(tally, vote_classes=classes)
+        finally:
+            self._dir.cleanup()
+        summary = scores.summary()
         if self.judges:  # how often the rules and the LLM judge decided (``llm_judge.judge_counts``)
             summary["judges"] = {"rule": self.judges["rule"], "llm": self.judges["llm"]}
         return summary
+
+
+def _tokens(r: dict):
+    return (r.get("usage") or {}).get("completion_tokens")
 
 
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
