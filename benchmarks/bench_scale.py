@@ -36,10 +36,23 @@ load 0.8-2.7 while each stage ran; the load average lags):
     (24 identical traces were removed as near copies of a third trace: counted found since, 5,605
     as the run printed them)
 
-What grows: score's per-problem tally (``metrics.Tally``: counts and distinct extracted answers,
+What grew: score's per-problem tally (``metrics.Tally``: counts and distinct extracted answers,
 about 180 bytes a row at 4 samples a problem; 288 MB at 1M) and curate's dedup and
 decontamination indexes (``stages.curate``); rewrite holds nothing per row. The same code at
 100k rows on another run: score 1,303, rewrite 2,374, curate 2,606 input rows/s.
+
+Then score's tally went to per-problem spill files, tallied one part at a time (``stages.score``):
+``--million --stages score --prune`` the same afternoon, on a slower machine (mean load 0.8-2.2):
+
+    rows  stage    rows/s  peak MB (process / with workers)  rows per CPU-s
+    10k   score       827    41 / 219                           500
+    100k  score      1303    48 / 241                           759
+    1M    score      1196   108 / 326                           723
+    growth: memory ~ N^0.09
+
+At 100k, the old and the new code alternated (old, new, old, new): 1,226, 1,235, 1,233 and
+1,253 rows/s, peaks 62, 48, 63 and 48 MB. The spill itself costs about 9 CPU-seconds per million
+rows; the slower 1M figure is the machine's hour (its workers' CPU per row rose too).
 
 Curate alone on the same 100k rewrite output, before and after that day's curate changes
 (streamed pairs, inputs hashed once, bytes written as read, ASCII escaping, shared MinHash
