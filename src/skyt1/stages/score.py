@@ -149,12 +149,13 @@ class _Summary:
     def add(self, r: dict) -> None:
         pid = _problem_id(r)
         slim = {"problem_id": pid, "correct": r.get("correct"), "extracted": r.get("extracted"),
-                "finish_reason": r.get("finish_reason"), "usage": {"completion_tokens": _tokens(r)}}
+                "finish_reason": r.get("finish_reason"),
+                "usage": {"completion_tokens": (r.get("usage") or {}).get("completion_tokens")}}
         if isinstance(meta := r.get("meta"), dict):
             slim["meta"] = {k: meta[k] for k in BREAKDOWN_KEYS if k in meta}
         part = zlib.crc32(str(pid).encode("utf-8")) % self.PARTS
         if (fh := self._parts.get(part)) is None:
-            fh = self._parts[part] = open(Path(self._dir.name, f"{part}.jsonl"), "w", encoding="utf-8")  # noqa: SIM115
+            fh = self._parts[part] = open(Path(self._dir.name, f"{part}.jsonl"), "w", encoding="utf-8")
         fh.write(json.dumps(slim, ensure_ascii=False) + "\n")
         if "judge" in r:
             self.judges[r["judge"]] += 1
@@ -184,10 +185,6 @@ class _Summary:
         if self.judges:  # how often the rules and the LLM judge decided (``llm_judge.judge_counts``)
             summary["judges"] = {"rule": self.judges["rule"], "llm": self.judges["llm"]}
         return summary
-
-
-def _tokens(r: dict):
-    return (r.get("usage") or {}).get("completion_tokens")
 
 
 def plan(recipe, *, inp: Path | None = None, out: Path | None = None) -> Stage:
