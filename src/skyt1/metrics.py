@@ -162,6 +162,17 @@ class Tally:
             self.tokens["correct" if ok else "incorrect"].append(float(tokens))
         self.truncated += v.get("finish_reason") == "length"
 
+    @staticmethod
+    def fields(v: dict, problem_id=None) -> dict:
+        """What ``add`` reads of verdict row ``v``, and nothing else: ``add(fields(v))`` counts as ``add(v)``,
+        for a caller that keeps rows to tally later (``stages.score`` spills them by problem)."""
+        slim = {"problem_id": v["problem_id"] if problem_id is None else problem_id, "correct": v.get("correct"),
+                "extracted": v.get("extracted"), "finish_reason": v.get("finish_reason"),
+                "usage": {"completion_tokens": (v.get("usage") or {}).get("completion_tokens")}}
+        if isinstance(meta := v.get("meta"), dict):
+            slim["meta"] = {k: meta[k] for k in BREAKDOWN_KEYS if k in meta}
+        return slim
+
     def distinct_answers(self, decided: bool = True) -> dict[str, list[str]]:
         """``{problem_id: [distinct stripped answers]}``, what ``verifiers.vote`` groups. ``decided=False``
         leaves out the problems whose maj@n no grouping can change: every answered sample correct (the

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from skyt1.cost import Ledger
-from skyt1.metrics import BREAKDOWN_KEYS
+from skyt1.metrics import Scores, Tally
 from skyt1.progress import progress
 from skyt1.records import RecordError, Stage, batched, read_jsonl
 from skyt1.stages.scorer import Scorer, kind_of, row_key, verdicts
@@ -148,11 +148,7 @@ class _Summary:
 
     def add(self, r: dict) -> None:
         pid = _problem_id(r)
-        slim = {"problem_id": pid, "correct": r.get("correct"), "extracted": r.get("extracted"),
-                "finish_reason": r.get("finish_reason"),
-                "usage": {"completion_tokens": (r.get("usage") or {}).get("completion_tokens")}}
-        if isinstance(meta := r.get("meta"), dict):
-            slim["meta"] = {k: meta[k] for k in BREAKDOWN_KEYS if k in meta}
+        slim = Tally.fields(r, pid)
         part = zlib.crc32(str(pid).encode("utf-8")) % self.PARTS
         if (fh := self._parts.get(part)) is None:
             fh = self._parts[part] = open(Path(self._dir.name, f"{part}.jsonl"), "w", encoding="utf-8")
@@ -163,7 +159,6 @@ class _Summary:
             self.kinds.add(r.get("verifier"))
 
     def result(self, ks: Iterable[int], *, workers: int, timeout: float, pool: Callable | None) -> dict:
-        from skyt1.metrics import Scores, Tally
         from skyt1.verifiers.vote import classes_of
 
         kind = self.kind
