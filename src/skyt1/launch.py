@@ -125,7 +125,8 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
     start ``accelerate launch`` with its output on this terminal, and wait.
 
     A rank that fails leaves ``<stage>/rank<R>.error`` (``skyt1.stages.rank.launched``); the
-    ``LaunchError`` raised here quotes the first one. Rerunning after any crash, kill -9 of a rank
+    ``LaunchError`` raised here quotes the first one written (torchrun's "root cause"), not the
+    connection errors it caused in the other ranks. Rerunning after any crash, kill -9 of a rank
     or of the launcher included, resumes from the last complete checkpoint. Returns the summary
     the main rank wrote (on other nodes, the summary is rank 0's to write: ``{}``).
     """
@@ -145,7 +146,8 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
     env = {**os.environ, "OMP_NUM_THREADS": str(recipe.threads)}
     code = subprocess.run(cmd, env=env).returncode
     if code != 0:
-        errors = sorted(stage.dir.glob("rank*.error"), key=lambda p: int(p.stem[4:]))
+        # The first rank to fail is the cause; the others report the connection it closed.
+        errors = sorted(stage.dir.glob("rank*.error"), key=lambda p: (p.stat().st_mtime_ns, int(p.stem[4:])))
         if errors:
             last = errors[0].read_text(encoding="utf-8").strip().splitlines()
             detail = f"{errors[0].stem} failed: {last[-1] if last else '?'} (traceback: {errors[0]})"

@@ -18,11 +18,9 @@ from skyt1.stages.rank import is_main_rank
 from skyt1.stages.train_metrics import mfu_summary, rank_facts
 
 __all__ = [
-    "attn_implementation", "checkpoint_epoch", "cuda_available", "end_of_turn_token", "global_batch",
-    "fit", "last_checkpoint", "load_dtype", "lora_config", "resume_point",
-    "save_model",
-    "show_progress", "trainer_args",
-    "use_liger", "use_padding_free",
+    "attn_implementation", "checkpoint_epoch", "cuda_available", "end_of_turn_token",
+    "every_rank_before_trainer_state", "fit", "global_batch", "last_checkpoint", "load_dtype", "lora_config",
+    "resume_point", "save_model", "show_progress", "trainer_args", "use_liger", "use_padding_free",
 ]
 
 HASH_FILE = "skyt1_config_hash"
@@ -116,10 +114,28 @@ def show_progress(trainer) -> None:
 
 
 def last_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest complete ``checkpoint-N`` (one whose ``trainer_state.json`` exists: it is written last)."""
+    """The newest complete ``checkpoint-N``: one whose ``trainer_state.json`` exists (rank 0 writes it
+    last, after every rank has written its part: ``every_rank_before_trainer_state``)."""
     done = [p for p in checkpoints.glob("checkpoint-*")
             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def every_rank_before_trainer_state(trainer) -> None:
+    """Make a checkpoint's ``trainer_state.json`` mean that every rank has written its part.
+
+    ``Trainer._save_checkpoint`` has each rank write ``rng_state_<R>.pth`` and then rank 0 alone,
+    with no barrier, ``trainer_state.json``; a rank killed in the middle of its RNG file left a
+    checkpoint that looked complete and could not be loaded (``OSError`` in ``torch.load`` on resume).
+    A barrier after the RNG files closes the gap: the RNG files are the last thing a rank writes.
+    """
+    save_rng = trainer._save_rng_state
+
+    def save_rng_then_wait(output_dir):
+        save_rng(output_dir)
+        trainer.accelerator.wait_for_everyone()
+
+    trainer._save_rng_state = save_rng_then_wait
 
 
 def resume_point(trainer, checkpoints: Path, config_hash: str) -> Path | None:
@@ -192,6 +208,7 @@ def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: d
     # One rank keeps the stage's spend (its GPU seconds count every rank's GPUs).
     ledger = Ledger(stage=stage.name).start(carry=stage.spent_path if is_main_rank() else None)
     trainer, info = build(cfg, stage.inputs[0], stage.dir, threads=threads)
+    every_rank_before_trainer_state(trainer)
     checkpoint = resume_point(trainer, stage.dir / "checkpoints", stage.hash)
     start_epoch = checkpoint_epoch(checkpoint)  # read now: checkpoint rotation may delete it
     t0 = time.time()
