@@ -243,6 +243,11 @@ def fit(stage, cfg: TrainConfig, build, describe, *, threads: int = 1, prices: d
 
         ledger.gpu_type = detect_gpu() or ""
         stage.finish(summary, ledger.to_dict(prices))
+    # Leave together and close the process group here (accelerate's end_training): left to the
+    # interpreter's exit, a rank once aborted in C++ teardown ("terminate called without an active
+    # exception") after the stage had finished, and the launch was reported as failed.
+    trainer.accelerator.wait_for_everyone()
+    trainer.accelerator.end_training()
     return summary
 
 
