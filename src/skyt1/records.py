@@ -24,6 +24,8 @@ import os
 import platform
 import sys
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -36,6 +38,7 @@ __all__ = [
     "RecordError",
     "StageAlreadyDone",
     "Stage",
+    "WrittenKeys",
     "batched",
     "run_stage",
     "read_jsonl",
@@ -98,6 +101,38 @@ def package_versions(packages: Iterable[str] = _RUN_PACKAGES, python: bool = Tru
         except metadata.PackageNotFoundError:
             pass
     return out
+
+
+class WrittenKeys:
+    """The keys of the records a resumed stage already wrote, for "skip what is done": 8 bytes a
+    key (a 64-bit BLAKE2b digest of its JSON, kept sorted), where a set of tuples took about 120.
+    A key is JSON data (a tuple equals the list it was written as). Two different keys share a
+    digest with probability about n**2 / 2**65: 3e-8 at a million records."""
+
+    def __init__(self, keys: Iterable = ()) -> None:
+        self._digests = array("Q", map(self.digest, keys))
+        self._sorted = False
+
+    @staticmethod
+    def digest(key) -> int:
+        data = json.dumps(key, separators=(",", ":"), ensure_ascii=False).encode()
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+    def add(self, key) -> None:
+        self._digests.append(self.digest(key))
+        self._sorted = False
+
+    def __contains__(self, key) -> bool:
+        if not self._digests:
+            return False
+        if not self._sorted:  # keys are added while the stage reads its records, then only looked up
+            self._digests, self._sorted = array("Q", sorted(self._digests)), True
+        d = self.digest(key)
+        i = bisect_left(self._digests, d)
+        return i < len(self._digests) and self._digests[i] == d
+
+    def __len__(self) -> int:
+        return len(self._digests)
 
 
 @dataclass
@@ -195,9 +230,9 @@ class Stage:
         if self.records_path.exists():
             yield from read_jsonl(self.records_path)
 
-    def done_keys(self, key: Callable[[dict], Any]) -> set:
+    def done_keys(self, key: Callable[[dict], Any]) -> WrittenKeys:
         """``key`` of every record written so far (the records are read one at a time)."""
-        return {key(r) for r in self.iter_records()}
+        return WrittenKeys(key(r) for r in self.iter_records())
 
     def writer(self) -> _Writer:
         _repair_tail(self.records_path)

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from skyt1.records import RecordError, Stage, StageAlreadyDone, batched, read_jsonl
+from skyt1.records import RecordError, Stage, StageAlreadyDone, WrittenKeys, batched, read_jsonl
 
 
 def test_read_jsonl_names_file_line_and_field(tmp_path):
@@ -52,7 +52,8 @@ def test_torn_tail_is_dropped_on_resume(tmp_path):
         w({"k": 1})
     with st.records_path.open("a") as fh:  # what SIGKILL mid-write leaves behind
         fh.write('{"k": 2, "resp')
-    assert st.done_keys(lambda r: r["k"]) == {1}
+    done = st.done_keys(lambda r: r["k"])
+    assert len(done) == 1 and 1 in done and 2 not in done
     with st.writer() as w:
         w({"k": 2})
     assert [r["k"] for r in st.records()] == [1, 2]
@@ -79,7 +80,21 @@ def test_batched_and_iter_records_stream(tmp_path):
         fh.write('{"i": 3')  # torn by a kill
     records = stage.iter_records()
     assert next(records) == {"i": 0}  # one record at a time, the torn tail dropped
-    assert list(records) == [{"i": 1}, {"i": 2}] and stage.done_keys(lambda r: r["i"]) == {0, 1, 2}
+    assert list(records) == [{"i": 1}, {"i": 2}]
+    done = stage.done_keys(lambda r: r["i"])
+    assert len(done) == 3 and all(i in done for i in range(3)) and 3 not in done
+
+
+def test_written_keys_match_keys_as_json_data():
+    done = WrittenKeys([("p1", 0), ("p1", 1), ("p2", 0)])
+    assert ("p1", 1) in done and ["p1", 1] in done  # a key read back from JSON is a list
+    assert ("p1", 2) not in done and ("p3", 0) not in done and ("p1", "1") not in done
+    assert "x" not in WrittenKeys() and len(WrittenKeys()) == 0
+    done.add(["p3", 0])  # added after a lookup: still found
+    assert ("p3", 0) in done and len(done) == 4
+    many = WrittenKeys((f"id{i}", i % 4) for i in range(10_000))
+    assert all((f"id{i}", i % 4) in many for i in range(0, 10_000, 97))
+    assert not any((f"id{i}", (i + 1) % 4) in many for i in range(0, 10_000, 97))
 
 
 def test_where_a_model_is_served_is_not_part_of_the_stage_hash(tmp_path):

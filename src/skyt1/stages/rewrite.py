@@ -44,7 +44,7 @@ from skyt1.config import RewriteConfig
 from skyt1.cost import Ledger
 from skyt1.curation.thought import check_format, format_structural
 from skyt1.progress import progress
-from skyt1.records import Stage, batched
+from skyt1.records import Stage, WrittenKeys, batched
 
 __all__ = ["rewrite", "render_prompt", "settle_failed", "DEFAULT_PROMPT", "STRUCTURAL_FALLBACK"]
 
@@ -90,7 +90,7 @@ def rewrite(rows: Iterable[dict], stage: Stage, cfg: RewriteConfig, *, backend=N
     the CPU count, at most 8; 1: in this process); an LLM backend made here is made once and closed.
     """
     ledger = Ledger(stage="rewrite").start(carry=stage.spent_path)
-    tally, done = _Tally(cfg.mode), set()
+    tally, done = _Tally(cfg.mode), WrittenKeys()
     for r in stage.iter_records():
         done.add(_key(r))
         tally.add(r)

@@ -12,10 +12,10 @@ Verification runs in worker processes with a hard time limit per answer, kept fo
 (``Scorer``); with ``ray`` set (``config.RayScoring``), shards of rows run as Ray tasks across a
 cluster, each with its own worker processes. Rows stream through in batches. Memory bound: one
 batch of rows (``batch``, 512: about 5 MB of Sky-T1-length traces), the keys already written when a
-stage resumes (one tuple a row), and for the summary, 8 bytes a problem per score and 16 a row for
-the token statistics: what each record adds to the per-problem tally (its id, verdict, extracted
-answer, tokens, breakdown values) goes to a temporary file of its problem's part (``_Summary``), and
-the parts are tallied one at a time. ``benchmarks/bench_scale.py`` measures it.
+stage resumes (8 bytes a row, ``records.WrittenKeys``), and for the summary, 8 bytes a problem per
+score and 16 a row for the token statistics: what each record adds to the per-problem tally (its id,
+verdict, extracted answer, tokens, breakdown values) goes to a temporary file of its problem's part
+(``_Summary``), and the parts are tallied one at a time. ``benchmarks/bench_scale.py`` measures it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING
 from skyt1.cost import Ledger
 from skyt1.metrics import Scores, Tally
 from skyt1.progress import progress
-from skyt1.records import RecordError, Stage, batched, read_jsonl
+from skyt1.records import RecordError, Stage, WrittenKeys, batched, read_jsonl
 from skyt1.stages.scorer import Scorer, kind_of, row_key, verdicts
 from skyt1.verifiers.dispatch import KINDS
 from skyt1.verifiers.registry import get as get_verifier
@@ -78,9 +78,9 @@ def score(rows: Iterable[dict], stage: Stage, *, verifier: str | None = None, wo
     ``ordered``: records are written in input order (a batch's verdicts wait for the earlier ones).
     Memory: one batch of rows, the keys already written, the summary's tally (module docstring)."""
     ledger = Ledger(stage="score").start(carry=stage.spent_path)
-    done, summary = set(), _Summary(verifier)
+    done, summary = WrittenKeys(), _Summary(verifier)
     for r in stage.iter_records():  # what a resumed stage wrote before: skipped, and summarised
-        done.add(tuple(r["_key"]))
+        done.add(r["_key"])
         summary.add(r)
     if ray is not None:
         batch = max(batch, 16 * ray.shard_size)
