@@ -23,6 +23,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -108,6 +109,12 @@ def launch_command(accelerate_config: str | Path, num_gpus: int, num_nodes: int 
     return [*cmd, "-m", module, *script_args]
 
 
+def _finished_by_this_launch(stage, started: float) -> bool:
+    manifest = stage.manifest()
+    return (manifest is not None and manifest.get("config_hash") == stage.hash
+            and stage.manifest_path.stat().st_mtime >= started)
+
+
 class LaunchError(RuntimeError):
     """A launched training run failed; the message names the failing rank and its error."""
 
@@ -127,8 +134,10 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
     A rank that fails leaves ``<stage>/rank<R>.error`` (``skyt1.stages.rank.launched``); the
     ``LaunchError`` raised here quotes the first one written (torchrun's "root cause"), not the
     connection errors it caused in the other ranks. Rerunning after any crash, kill -9 of a rank
-    or of the launcher included, resumes from the last complete checkpoint. Returns the summary
-    the main rank wrote (on other nodes, the summary is rank 0's to write: ``{}``).
+    or of the launcher included, resumes from the last complete checkpoint. A rank that fails
+    after rank 0 wrote the stage's manifest (which it does last) gets a warning, not an error:
+    the result is whole. Returns the summary the main rank wrote (on other nodes, the summary is
+    rank 0's to write: ``{}``).
     """
     import yaml
 
@@ -144,6 +153,7 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
                          machine_rank=machine_rank, main_process_ip=main_process_ip, main_process_port=port,
                          script_args=script_args)
     env = {**os.environ, "OMP_NUM_THREADS": str(recipe.threads)}
+    started = time.time()
     code = subprocess.run(cmd, env=env).returncode
     if code != 0:
         # The first rank to fail is the cause; the others report the connection it closed.
@@ -153,8 +163,13 @@ def run_launch(recipe, stage, *, machine_rank: int = 0, main_process_ip: str | N
             detail = f"{errors[0].stem} failed: {last[-1] if last else '?'} (traceback: {errors[0]})"
         else:
             detail = "no rank reported an error (killed?)"
-        raise LaunchError(f"training in {cfg.world_size} processes exited with {code}: {detail}; "
-                          "rerun the same command to resume from the last checkpoint")
+        if not _finished_by_this_launch(stage, started):
+            raise LaunchError(f"training in {cfg.world_size} processes exited with {code}: {detail}; "
+                              "rerun the same command to resume from the last checkpoint")
+        # Rank 0 writes the manifest last, once every rank has saved and reported: the result is whole.
+        print(f"warning: training in {cfg.world_size} processes exited with {code} after the stage had "
+              f"finished ({stage.manifest_path} written); the model and summary are complete. {detail}",
+              file=sys.stderr)
     if machine_rank != 0 or not stage.summary_path.is_file():
         return {}
     return json.loads(stage.summary_path.read_text(encoding="utf-8"))

@@ -96,6 +96,14 @@ def _rank_pid(rank: int, out: Path) -> int | None:
     return None
 
 
+def _hooked(tmp_path: Path, code: str) -> dict:
+    """An environment in which every Python started runs ``code`` first (a ``sitecustomize``)."""
+    hook = tmp_path / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(code, encoding="utf-8")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
 # Loaded by every Python the first run starts (sitecustomize on PYTHONPATH): rank 1 writes half of
 # its RNG file in checkpoint-8, says so, and hangs there, where it is killed.
 TORN_WRITE = """
@@ -124,12 +132,9 @@ def test_kill_9_of_one_rank_mid_checkpoint_then_a_rerun_resumes(tmp_path, tiny_m
     sets = ("train.base.backend=transformers", f"train.base.model={tiny_model}", "train.per_device_batch_size=2",
             "train.processes=2", "train.max_steps=12", "train.save_steps=4", "train.save_total_limit=3",
             f"train.accelerate_config={config}")
-    out, hook, mark = tmp_path / "train", tmp_path / "hook", tmp_path / "torn"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(TORN_WRITE, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), *filter(None, [os.environ.get("PYTHONPATH")])]),
-           "TORN_MARK": str(mark)}
-    first = _train(tmp_path, "train", data, *sets, start_new_session=True, env=env)
+    out, mark = tmp_path / "train", tmp_path / "torn"
+    first = _train(tmp_path, "train", data, *sets, start_new_session=True,
+                   env={**_hooked(tmp_path, TORN_WRITE), "TORN_MARK": str(mark)})
     deadline = time.time() + 300
     while not mark.exists():
         assert first.poll() is None, first.communicate()[1][-3000:]
@@ -144,6 +149,19 @@ def test_kill_9_of_one_rank_mid_checkpoint_then_a_rerun_resumes(tmp_path, tiny_m
 
     summary = _summary(_train(tmp_path, "train", data, *sets))
     assert summary["resumed_from"] == "checkpoint-4" and summary["steps"] == 12 and summary["world_size"] == 2
+
+
+def test_a_rank_failing_after_the_stage_finished_is_a_warning(tmp_path):
+    """Rank 1 exits with 3 at interpreter exit, after rank 0 wrote the manifest: the result is whole."""
+    data = _data(tmp_path / "d.jsonl", 8)
+    exit_3 = "import atexit, os\nif os.environ.get('RANK') == '1':\n    atexit.register(os._exit, 3)\n"
+    proc = _train(tmp_path, "train", data, "train.per_device_batch_size=2", "train.processes=2", "train.max_steps=2",
+                  env=_hooked(tmp_path, exit_3))
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0 and "exited with 1 after the stage had finished" in stderr, stderr[-3000:]
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 2 and summary["world_size"] == 2
+    assert (tmp_path / "train" / "manifest.json").is_file()
 
 
 def test_a_failing_rank_reports_its_error(tmp_path, tiny_model):
